@@ -1,0 +1,46 @@
+/**
+ * The machine-readable reasons the idempotency layer itself rejects a call (PROTOCOL.md §3).
+ * They travel in `error.data.idempotency.code`, which is how a client tells the SDK's
+ * `CONFLICT` apart from an application's own.
+ */
+export const IDEMPOTENCY_ERROR_CODES = [
+  'KEY_MISSING',
+  'KEY_INVALID',
+  'IN_PROGRESS',
+  'PAYLOAD_MISMATCH',
+  'STORE_UNAVAILABLE',
+] as const;
+
+/** One of {@link IDEMPOTENCY_ERROR_CODES}. */
+export type IdempotencyErrorCode = (typeof IDEMPOTENCY_ERROR_CODES)[number];
+
+/** The tRPC error code and HTTP status that PROTOCOL.md §3 assigns to each idempotency error. */
+export const IDEMPOTENCY_ERROR_TRPC_CODES = {
+  KEY_MISSING: { trpcCode: 'BAD_REQUEST', httpStatus: 400 },
+  KEY_INVALID: { trpcCode: 'BAD_REQUEST', httpStatus: 400 },
+  IN_PROGRESS: { trpcCode: 'CONFLICT', httpStatus: 409 },
+  PAYLOAD_MISMATCH: { trpcCode: 'UNPROCESSABLE_CONTENT', httpStatus: 422 },
+  STORE_UNAVAILABLE: { trpcCode: 'SERVICE_UNAVAILABLE', httpStatus: 503 },
+} as const satisfies Record<IdempotencyErrorCode, { trpcCode: string; httpStatus: number }>;
+
+/** What the server's error formatter puts into `error.data.idempotency`. */
+export interface IdempotencyErrorData {
+  code: IdempotencyErrorCode;
+  /** How long to wait before retrying, for `IN_PROGRESS` and `STORE_UNAVAILABLE`. */
+  retryAfterMs?: number;
+}
+
+/** Tells whether a value is one of the protocol's idempotency error codes. */
+export function isIdempotencyErrorCode(value: unknown): value is IdempotencyErrorCode {
+  return typeof value === 'string' && (IDEMPOTENCY_ERROR_CODES as readonly string[]).includes(value);
+}
+
+/** Reads `idempotency` out of a tRPC `error.data`, or returns `undefined` when the error is not the SDK's. */
+export function readIdempotencyErrorData(data: unknown): IdempotencyErrorData | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const idempotency = (data as { idempotency?: unknown }).idempotency;
+  if (typeof idempotency !== 'object' || idempotency === null) return undefined;
+  const { code, retryAfterMs } = idempotency as { code?: unknown; retryAfterMs?: unknown };
+  if (!isIdempotencyErrorCode(code)) return undefined;
+  return typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) ? { code, retryAfterMs } : { code };
+}

@@ -1,0 +1,16 @@
+export { canonicalJson } from './canonicalJson.js';
+export {
+  IDEMPOTENCY_ERROR_CODES,
+  IDEMPOTENCY_ERROR_TRPC_CODES,
+  type IdempotencyErrorCode,
+  type IdempotencyErrorData,
+  isIdempotencyErrorCode,
+  readIdempotencyErrorData,
+} from './codes.js';
+export { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, LEGACY_IDEMPOTENCY_KEY_HEADER } from './headers.js';
+export {
+  isValidIdempotencyKey,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  type ParsedIdempotencyKey,
+  parseIdempotencyKey,
+} from './key.js';

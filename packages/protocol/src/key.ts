@@ -1,0 +1,44 @@
+/** The longest key the protocol accepts (PROTOCOL.md §1). */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+/** The outcome of reading an `Idempotency-Key` header value. */
+export type ParsedIdempotencyKey =
+  | { ok: true; key: string }
+  | { ok: false; code: 'KEY_MISSING' | 'KEY_INVALID'; message: string };
+
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+
+/** Tells whether a key keeps the format rule: 1 to 255 characters of visible ASCII (0x21 to 0x7E). */
+export function isValidIdempotencyKey(key: string): boolean {
+  return key.length >= 1 && key.length <= MAX_IDEMPOTENCY_KEY_LENGTH && VISIBLE_ASCII.test(key);
+}
+
+/**
+ * Reads a key from the raw header values, accepting the structured-field string form (`"abc"`).
+ * Several values that disagree are invalid, since the server could not know which intent was meant.
+ */
+export function parseIdempotencyKey(
+  ...values: ReadonlyArray<string | readonly string[] | null | undefined>
+): ParsedIdempotencyKey {
+  const present = values.flat().filter((value): value is string => typeof value === 'string');
+  if (present.length === 0) {
+    return { ok: false, code: 'KEY_MISSING', message: 'This mutation needs an Idempotency-Key header.' };
+  }
+  const keys = new Set(present.map(unquoteStructuredString));
+  if (keys.size > 1) {
+    return { ok: false, code: 'KEY_INVALID', message: 'The request carries more than one different idempotency key.' };
+  }
+  const [key] = keys as Set<string>;
+  if (key === undefined || !isValidIdempotencyKey(key)) {
+    return {
+      ok: false,
+      code: 'KEY_INVALID',
+      message: `An idempotency key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters of visible ASCII (0x21 to 0x7E).`,
+    };
+  }
+  return { ok: true, key };
+}
+
+function unquoteStructuredString(value: string): string {
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+}

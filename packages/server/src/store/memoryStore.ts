@@ -1,0 +1,128 @@
+import type {
+  ClaimRequest,
+  ClaimResult,
+  CompleteRequest,
+  IdempotencyStore,
+  LeaseRequest,
+  RenewLeaseRequest,
+} from './types.js';
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** How often expired records are swept out, in ms. Default 1000. */
+  sweepIntervalMs?: number;
+  /** The clock, in ms. Default: a monotonic clock, so wall-clock jumps never expire a lease early. */
+  now?: () => number;
+}
+
+interface MemoryRecord {
+  state: 'in_progress' | 'completed' | 'released';
+  fingerprint: string;
+  token: string;
+  fence: number;
+  leaseExpiresAt: number;
+  outcome: string | undefined;
+  expiresAt: number;
+}
+
+/**
+ * An idempotency store in this process's memory, with the same semantics as the Redis store:
+ * atomic claim, lease, fence and retention. Expired records are swept out, so memory stays bounded.
+ * It protects one process only: several server processes need a shared store such as Redis.
+ *
+ * @example
+ * const idempotency = createIdempotency({ store: new MemoryStore(), scope: (ctx) => ctx.userId });
+ */
+export class MemoryStore implements IdempotencyStore {
+  readonly #records = new Map<string, MemoryRecord>();
+  readonly #now: () => number;
+  readonly #sweeper: ReturnType<typeof setInterval>;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#now = options.now ?? (() => performance.now());
+    this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 1000);
+    this.#sweeper.unref?.();
+  }
+
+  /** How many records are held now, expired ones not yet swept included. */
+  get size(): number {
+    return this.#records.size;
+  }
+
+  async claim({ recordKey, fingerprint, token, leaseMs, retentionMs }: ClaimRequest): Promise<ClaimResult> {
+    const now = this.#now();
+    const record = this.#live(recordKey, now);
+    if (record) {
+      if (record.state === 'in_progress' && record.token === token) return { status: 'claimed', fence: record.fence };
+      if (record.fingerprint !== fingerprint) return { status: 'mismatch' };
+      if (record.state === 'completed') return { status: 'completed', outcome: record.outcome ?? '' };
+      if (record.state === 'in_progress' && record.leaseExpiresAt > now) {
+        return { status: 'in_progress', retryAfterMs: Math.ceil(record.leaseExpiresAt - now) };
+      }
+    }
+    const fence = (record?.fence ?? 0) + 1;
+    this.#records.delete(recordKey);
+    this.#records.set(recordKey, {
+      state: 'in_progress',
+      fingerprint,
+      token,
+      fence,
+      leaseExpiresAt: now + leaseMs,
+      outcome: undefined,
+      expiresAt: now + retentionMs,
+    });
+    return { status: 'claimed', fence };
+  }
+
+  async complete({ recordKey, token, outcome, retentionMs }: CompleteRequest): Promise<boolean> {
+    const now = this.#now();
+    const record = this.#live(recordKey, now);
+    if (!record || record.token !== token) return false;
+    if (record.state === 'completed') return true;
+    if (record.state !== 'in_progress') return false;
+    record.state = 'completed';
+    record.outcome = outcome;
+    record.expiresAt = now + retentionMs;
+    return true;
+  }
+
+  async release({ recordKey, token }: LeaseRequest): Promise<boolean> {
+    const record = this.#live(recordKey, this.#now());
+    if (!record || record.token !== token) return false;
+    if (record.state === 'released') return true;
+    if (record.state !== 'in_progress') return false;
+    // The record stays, without a lease, so that the fence keeps growing across holders.
+    record.state = 'released';
+    return true;
+  }
+
+  async renewLease({ recordKey, token, leaseMs }: RenewLeaseRequest): Promise<boolean> {
+    const now = this.#now();
+    const record = this.#live(recordKey, now);
+    if (record?.state !== 'in_progress' || record.token !== token) return false;
+    record.leaseExpiresAt = now + leaseMs;
+    return true;
+  }
+
+  /** Removes every record whose retention has ended. Runs by itself on a timer. */
+  sweep(): void {
+    const now = this.#now();
+    for (const [recordKey, record] of this.#records) {
+      if (record.expiresAt <= now) this.#records.delete(recordKey);
+    }
+  }
+
+  /** Stops the sweep timer. The store still answers afterwards, but no longer sweeps. */
+  close(): void {
+    clearInterval(this.#sweeper);
+  }
+
+  #live(recordKey: string, now: number): MemoryRecord | undefined {
+    const record = this.#records.get(recordKey);
+    if (record && record.expiresAt <= now) {
+      this.#records.delete(recordKey);
+      return undefined;
+    }
+    return record;
+  }
+}

@@ -1,0 +1,126 @@
+import type { Cluster, Redis } from 'ioredis';
+import { CLAIM_SCRIPT, COMPLETE_SCRIPT, RELEASE_SCRIPT, RENEW_LEASE_SCRIPT } from './redisScripts.js';
+import {
+  type ClaimRequest,
+  type ClaimResult,
+  type CompleteRequest,
+  type IdempotencyStore,
+  type LeaseRequest,
+  type RenewLeaseRequest,
+  StoreUnavailableError,
+} from './types.js';
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /** An ioredis `Redis` or `Cluster`. The store adds its four scripts to it with `defineCommand`. */
+  redis: Redis | Cluster;
+  /** Put in front of every record name. No braces: they would pin every record to one Cluster slot. Default `idem:`. */
+  prefix?: string;
+  /** How long one store call may take before it counts as unavailable, in ms. Default 1000. */
+  timeoutMs?: number;
+}
+
+type ScriptReply = [number, number | string | null] | [number];
+
+interface IdempotencyCommands {
+  trpcIdempotencyClaim(
+    key: string,
+    fingerprint: string,
+    token: string,
+    leaseMs: number,
+    retentionMs: number,
+  ): Promise<ScriptReply>;
+  trpcIdempotencyComplete(key: string, token: string, outcome: string, retentionMs: number): Promise<number>;
+  trpcIdempotencyRelease(key: string, token: string): Promise<number>;
+  trpcIdempotencyRenewLease(key: string, token: string, leaseMs: number): Promise<number>;
+}
+
+const UNREACHABLE_STATES = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
+
+/**
+ * An idempotency store on Redis (single node or Cluster) through ioredis. Each operation is one
+ * Lua script call: a fresh request costs two Redis calls (claim, complete) and a replay costs one.
+ *
+ * @example
+ * const store = new RedisStore({ redis: new Redis(process.env.REDIS_URL) });
+ */
+export class RedisStore implements IdempotencyStore {
+  readonly #redis: (Redis | Cluster) & IdempotencyCommands;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+
+  constructor(options: RedisStoreOptions) {
+    const prefix = options.prefix ?? 'idem:';
+    if (/[{}]/.test(prefix)) throw new TypeError('RedisStore option "prefix" must not contain braces.');
+    const timeoutMs = options.timeoutMs ?? 1000;
+    if (!(timeoutMs > 0)) throw new TypeError('RedisStore option "timeoutMs" must be a positive number.');
+    const redis = options.redis as (Redis | Cluster) & IdempotencyCommands;
+    redis.defineCommand('trpcIdempotencyClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
+    redis.defineCommand('trpcIdempotencyComplete', { numberOfKeys: 1, lua: COMPLETE_SCRIPT });
+    redis.defineCommand('trpcIdempotencyRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
+    redis.defineCommand('trpcIdempotencyRenewLease', { numberOfKeys: 1, lua: RENEW_LEASE_SCRIPT });
+    this.#redis = redis;
+    this.#prefix = prefix;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async claim({ recordKey, fingerprint, token, leaseMs, retentionMs }: ClaimRequest): Promise<ClaimResult> {
+    const key = this.#prefix + recordKey;
+    const reply = await this.#call(
+      () => this.#redis.trpcIdempotencyClaim(key, fingerprint, token, leaseMs, retentionMs),
+      // A claim that timed out may still run later (ioredis resends queued commands), and would
+      // then hold a lease nobody renews. Queue a release behind it so that it lets go at once.
+      () => void this.#redis.trpcIdempotencyRelease(key, token).catch(() => {}),
+    );
+    switch (reply[0]) {
+      case 1:
+        return { status: 'claimed', fence: Number(reply[1]) };
+      case 2:
+        return { status: 'in_progress', retryAfterMs: Number(reply[1]) };
+      case 3:
+        return { status: 'mismatch' };
+      case 4:
+        return { status: 'completed', outcome: String(reply[1]) };
+      default:
+        throw new StoreUnavailableError(`Unexpected reply from the claim script: ${JSON.stringify(reply)}`);
+    }
+  }
+
+  async complete({ recordKey, token, outcome, retentionMs }: CompleteRequest): Promise<boolean> {
+    const key = this.#prefix + recordKey;
+    return (await this.#call(() => this.#redis.trpcIdempotencyComplete(key, token, outcome, retentionMs))) === 1;
+  }
+
+  async release({ recordKey, token }: LeaseRequest): Promise<boolean> {
+    return (await this.#call(() => this.#redis.trpcIdempotencyRelease(this.#prefix + recordKey, token))) === 1;
+  }
+
+  async renewLease({ recordKey, token, leaseMs }: RenewLeaseRequest): Promise<boolean> {
+    const key = this.#prefix + recordKey;
+    return (await this.#call(() => this.#redis.trpcIdempotencyRenewLease(key, token, leaseMs))) === 1;
+  }
+
+  /** Runs one store call within the timeout; a connection that is known to be down fails at once. */
+  async #call<T>(command: () => Promise<T>, onTimeout?: () => void): Promise<T> {
+    if (UNREACHABLE_STATES.has(this.#redis.status)) {
+      throw new StoreUnavailableError(`Redis is not connected (status: ${this.#redis.status}).`);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        onTimeout?.();
+        reject(new StoreUnavailableError(`Redis did not answer within ${this.#timeoutMs} ms.`));
+      }, this.#timeoutMs);
+    });
+    try {
+      return await Promise.race([command(), timeout]);
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
+      throw new StoreUnavailableError(`Redis call failed: ${(error as Error)?.message ?? String(error)}`, {
+        cause: error,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import { type IdempotencyStore, MemoryStore, RedisStore } from '@trpc-idempotency/server';
+import { Cluster, Redis } from 'ioredis';
+import { inject } from 'vitest';
+
+/** One of the stores every server test runs on. */
+export interface Backend {
+  name: 'MemoryStore' | 'Redis single node' | 'Redis Cluster';
+  create(options?: { timeoutMs?: number }): Promise<OpenBackend>;
+}
+
+/** A store opened for one test file, with the client under it. */
+export interface OpenBackend {
+  store: IdempotencyStore;
+  redis?: Redis | Cluster;
+  prefix: string;
+  close(): Promise<void>;
+}
+
+/** Connects ioredis to the shared single node, failing fast rather than queueing forever. */
+export function connectRedis(url = inject('redisUrl')): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false });
+}
+
+/** Connects ioredis to the shared cluster. */
+export function connectCluster(nodes = inject('redisCluster')): Cluster {
+  if (!nodes) throw new Error('No Redis Cluster in this run.');
+  return new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
+}
+
+async function ready(redis: Redis | Cluster): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    redis.once('ready', resolve);
+    redis.once('error', reject);
+  });
+}
+
+function redisBackend(name: Backend['name'], connect: () => Redis | Cluster): Backend {
+  return {
+    name,
+    async create(options = {}) {
+      const redis = connect();
+      await ready(redis);
+      const prefix = `idem-test-${randomUUID().slice(0, 8)}:`;
+      return {
+        store: new RedisStore({ redis, prefix, timeoutMs: options.timeoutMs }),
+        redis,
+        prefix,
+        close: async () => {
+          redis.disconnect();
+        },
+      };
+    },
+  };
+}
+
+/** The stores that the server suite runs on: memory, a Redis node and, when there is one, a Redis Cluster. */
+export function backends(): Backend[] {
+  const list: Backend[] = [
+    {
+      name: 'MemoryStore',
+      async create() {
+        const store = new MemoryStore();
+        return { store, prefix: '', close: async () => store.close() };
+      },
+    },
+    redisBackend('Redis single node', () => connectRedis()),
+  ];
+  if (inject('redisCluster')) list.push(redisBackend('Redis Cluster', () => connectCluster()));
+  return list;
+}
+
+/** A fresh random key, so that parallel tests on one Redis never meet. */
+export function newKey(label = 'key'): string {
+  return `${label}-${randomUUID()}`;
+}

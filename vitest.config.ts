@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@trpc-idempotency\/protocol$/, replacement: src('./packages/protocol/src/index.ts') },
+      { find: /^@trpc-idempotency\/server$/, replacement: src('./packages/server/src/index.ts') },
+      { find: /^@trpc-idempotency\/client\/react$/, replacement: src('./packages/client/src/react/index.ts') },
+      { find: /^@trpc-idempotency\/client$/, replacement: src('./packages/client/src/index.ts') },
+    ],
+  },
+  test: {
+    include: ['test/**/*.test.ts', 'packages/*/src/**/*.test.ts'],
+    globalSetup: ['test/globalSetup.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
