@@ -1,0 +1,64 @@
+import { createIdempotency, type IdempotencyRequestContext, MemoryStore } from '@trpc-idempotency/server';
+import { describe, expect, it } from 'vitest';
+
+const store = new MemoryStore();
+const scope = (ctx: IdempotencyRequestContext & { user: string }) => ctx.user;
+
+describe('createIdempotency options', () => {
+  it('builds with only a store and a scope', () => {
+    expect(typeof createIdempotency({ store, scope })).toBe('function');
+    expect(typeof createIdempotency({ store, scope: 'global' })).toBe('function');
+  });
+
+  it.each([
+    [{ scope }, /option "store" must be an idempotency store/],
+    [{ store: { claim() {} }, scope }, /option "store" must be an idempotency store/],
+    [{ store }, /option "scope" must be a function of the context, or 'global'/],
+    [{ store, scope: 'everyone' }, /option "scope"/],
+    [{ store, scope, leaseMs: -1 }, /option "leaseMs"/],
+    [{ store, scope, leaseMs: 1.5 }, /option "leaseMs"/],
+    [{ store, scope, retentionMs: 0 }, /option "retentionMs"/],
+    [{ store, scope, retentionMs: 1000, leaseMs: 5000 }, /option "retentionMs" must be at least as long as leaseMs/],
+    [{ store, scope, required: 'yes' }, /option "required"/],
+    [{ store, scope, inProgress: 'wait' }, /option "inProgress" must be 'reject' or \{ waitMs: number \}/],
+    [{ store, scope, inProgress: { waitMs: 0 } }, /option "inProgress/],
+    [{ store, scope, onStoreError: 'ignore' }, /option "onStoreError"/],
+    [{ store, scope, shouldStoreError: true }, /option "shouldStoreError" must be a function/],
+    [{ store, scope, serializer: JSON }, /option "serializer/],
+    [{ store, scope, namespace: '' }, /option "namespace"/],
+    [{ store, scope, onEvent: 'log' }, /option "onEvent" must be a function/],
+    [{ store, scope, leaseMS: 100 }, /unknown option "leaseMS"/],
+  ])('names the bad option in %o', (options, message) => {
+    expect(() => createIdempotency(options as any)).toThrow(TypeError);
+    expect(() => createIdempotency(options as any)).toThrow(message);
+  });
+});
+
+describe('MemoryStore', () => {
+  it('removes records after retention, so memory stays bounded', async () => {
+    let now = 0;
+    const memory = new MemoryStore({ now: () => now, sweepIntervalMs: 60_000 });
+    try {
+      for (let i = 0; i < 1000; i++) {
+        const claim = await memory.claim({
+          recordKey: `r${i}`,
+          fingerprint: 'f',
+          token: `t${i}`,
+          leaseMs: 10,
+          retentionMs: 100,
+        });
+        expect(claim).toEqual({ status: 'claimed', fence: 1 });
+        await memory.complete({ recordKey: `r${i}`, token: `t${i}`, outcome: 'o', retentionMs: 100 });
+      }
+      expect(memory.size).toBe(1000);
+      now = 99;
+      memory.sweep();
+      expect(memory.size).toBe(1000);
+      now = 100;
+      memory.sweep();
+      expect(memory.size).toBe(0);
+    } finally {
+      memory.close();
+    }
+  });
+});
