@@ -185,15 +185,9 @@ async function runClaimed<TContext>(
     keeper.stop();
   }
 
-  const storeOutcome = result.ok || config.shouldStoreError(result.error);
+  const outcome = encodeStorable(config, result);
   try {
-    if (storeOutcome) {
-      const outcome = encodeOutcome(
-        config.serializer,
-        result.ok
-          ? { ok: true, data: result.data }
-          : { ok: false, error: { code: result.error.code, message: result.error.message } },
-      );
+    if (outcome !== undefined) {
       const stored = await config.store.complete({ recordKey, token, outcome, retentionMs: config.retentionMs });
       emit(
         config,
@@ -214,6 +208,23 @@ async function runClaimed<TContext>(
     emit(config, call, { type: 'storeError', fence, error });
   }
   return result;
+}
+
+/** The outcome text to store, or `undefined` when this result must not be replayed and the lease is released. */
+function encodeStorable<TContext>(config: ResolvedIdempotencyOptions<TContext>, result: AnyResult): string | undefined {
+  if (!result.ok && !config.shouldStoreError(result.error)) return undefined;
+  try {
+    return encodeOutcome(
+      config.serializer,
+      result.ok
+        ? { ok: true, data: result.data }
+        : { ok: false, error: { code: result.error.code, message: result.error.message } },
+    );
+  } catch {
+    // An outcome the serializer cannot write cannot be replayed; releasing lets a retry run again
+    // instead of blocking it for a whole lease.
+    return undefined;
+  }
 }
 
 function replay<TContext>(
