@@ -1,0 +1,16 @@
+import type { RetrySettings } from './options.js';
+
+/** What a call may put under `context.idempotency` to change how its mutation is keyed and retried. */
+export interface CallIdempotencyOptions extends RetrySettings {}
+
+declare module '@trpc/client' {
+  interface OperationContext {
+    /**
+     * The key of this call's intent. Pass your own (for example one kept by `createIntent()`), or leave it
+     * out and `idempotencyLink` sets one before the first attempt.
+     */
+    idempotencyKey?: string;
+    /** Per-call retry settings, or `false` to send this mutation without a key and without retries. */
+    idempotency?: CallIdempotencyOptions | false;
+  }
+}

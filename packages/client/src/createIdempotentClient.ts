@@ -1,0 +1,100 @@
+import {
+  createTRPCClient,
+  type HTTPHeaders,
+  type HTTPLinkOptions,
+  httpBatchLink,
+  httpLink,
+  type Operation,
+  splitLink,
+  type TRPCClient,
+  type TRPCLink,
+} from '@trpc/client';
+import type { AnyRouter } from '@trpc/server/unstable-core-do-not-import';
+import { hasIdempotencyKey, idempotencyHeaders } from './headersForKey.js';
+import { createIdempotencyLink } from './links/idempotencyLink.js';
+import type { IdempotencyLinkOptions } from './options.js';
+import { createResponseProbe, type FetchLike } from './responseProbe.js';
+
+/** Headers sent on every request, or a function of the operations in the request (one for an unbatched call). */
+export type ClientHeaders =
+  | HTTPHeaders
+  | ((opts: { opList: readonly Operation[] }) => HTTPHeaders | Promise<HTTPHeaders>);
+
+/** Options of {@link createIdempotentClient}. */
+export type IdempotentClientOptions<TRouter extends AnyRouter> = {
+  /** The tRPC endpoint, for example `https://api.example.com/trpc`. */
+  url: string | URL;
+  headers?: ClientHeaders;
+  /** A fetch to use instead of the global one. */
+  fetch?: FetchLike;
+  /** Key strategy, retries and `onAttempt`. The transformer is taken from `transformer` above. */
+  idempotency?: Omit<IdempotencyLinkOptions, 'transformer'>;
+  /** Replaces the `httpLink` that sends keyed mutations. Send the key with `idempotencyHeaders(op)`. */
+  keyedLink?: TRPCLink<TRouter>;
+  /** Replaces the `httpBatchLink` that sends queries and unkeyed calls. */
+  unkeyedLink?: TRPCLink<TRouter>;
+  /** Links to run before the idempotency link, for example `loggerLink()`. */
+  before?: TRPCLink<TRouter>[];
+} & Pick<HTTPLinkOptions<TRouter['_def']['_config']['$types']>, 'transformer'>;
+
+/**
+ * The usual typed tRPC client, with every mutation keyed and retried safely. Keyed mutations go one per
+ * request through `httpLink` with an `Idempotency-Key` header; queries still batch through `httpBatchLink`.
+ *
+ * @example
+ * const client = createIdempotentClient<AppRouter>({
+ *   url: '/trpc',
+ *   transformer: superjson,
+ *   idempotency: { key: 'uuid', attempts: 5, onAttempt: (e) => console.debug(e) },
+ * });
+ * await client.orders.create.mutate({ item: 'book' }); // one key, reused by every retry
+ */
+export function createIdempotentClient<TRouter extends AnyRouter>(
+  options: IdempotentClientOptions<TRouter>,
+): TRPCClient<TRouter> {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('createIdempotentClient(options): options must be an object.');
+  }
+  if (typeof options.url !== 'string' && !(options.url instanceof URL)) {
+    throw new TypeError('createIdempotentClient: option "url" must be a string or a URL.');
+  }
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') {
+    throw new TypeError('createIdempotentClient: option "fetch" must be a function.');
+  }
+  const headers = options.headers;
+  if (headers !== undefined && (headers === null || (typeof headers !== 'object' && typeof headers !== 'function'))) {
+    throw new TypeError('createIdempotentClient: option "headers" must be an object or a function.');
+  }
+  const transformer = (options as { transformer?: any }).transformer;
+  const probe = createResponseProbe();
+  const userHeaders = async (opList: readonly Operation[]): Promise<Record<string, string | string[] | undefined>> => {
+    const value = typeof headers === 'function' ? await headers({ opList }) : headers;
+    if (!value) return {};
+    return Symbol.iterator in value ? Object.fromEntries(value as Iterable<[string, string]>) : { ...value };
+  };
+  const common = { url: options.url, transformer } as any;
+
+  const keyedLink =
+    options.keyedLink ??
+    httpLink<TRouter>({
+      ...common,
+      fetch: probe.wrap(options.fetch),
+      // The key goes last so a user header can never replace it.
+      headers: async ({ op }) => ({ ...(await userHeaders([op])), ...idempotencyHeaders(op) }),
+    });
+  const unkeyedLink =
+    options.unkeyedLink ??
+    httpBatchLink<TRouter>({
+      ...common,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      headers: ({ opList }) => userHeaders(opList),
+    });
+
+  return createTRPCClient<TRouter>({
+    links: [
+      ...(options.before ?? []),
+      createIdempotencyLink<TRouter>({ ...options.idempotency, transformer }, { probe }),
+      splitLink<TRouter>({ condition: hasIdempotencyKey, true: keyedLink, false: unkeyedLink }),
+    ],
+  });
+}

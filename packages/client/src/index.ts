@@ -1,0 +1,31 @@
+import './context.js';
+
+export {
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENT_REPLAYED_HEADER,
+  type IdempotencyErrorCode,
+  type IdempotencyErrorData,
+} from '@trpc-idempotency/protocol';
+export { type BackoffSettings, backoffDelay, type Jitter, parseRetryAfter, planRetryDelay } from './backoff.js';
+export type { CallIdempotencyOptions } from './context.js';
+export {
+  type ClientHeaders,
+  createIdempotentClient,
+  type IdempotentClientOptions,
+} from './createIdempotentClient.js';
+export { getIdempotencyErrorData, type IdempotencyClientError, isIdempotencyError } from './errors.js';
+export type { AttemptEvent, AttemptOutcome } from './events.js';
+export { hasIdempotencyKey, idempotencyHeaders } from './headersForKey.js';
+export { createIntent, type Intent, type IntentOptions, type KeyStorage } from './intent.js';
+export { type DeriveKeyParts, deriveIdempotencyKey, randomIdempotencyKey } from './keys.js';
+export { idempotencyLink } from './links/idempotencyLink.js';
+export {
+  DEFAULT_RETRY_SETTINGS,
+  type IdempotencyLinkOptions,
+  type KeyStrategy,
+  type RetrySettings,
+  type Schedule,
+} from './options.js';
+export type { FetchLike } from './responseProbe.js';
+export { classifyFailure, type FailedAttempt, type FailureReason, type FailureVerdict } from './retryPolicy.js';
+export { AttemptTimeoutError } from './signals.js';

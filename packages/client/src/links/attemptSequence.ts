@@ -1,0 +1,209 @@
+import { type Operation, type OperationResultEnvelope, TRPCClientError } from '@trpc/client';
+import type { Observable, Observer, Unsubscribable } from '@trpc/server/observable';
+import type { AnyRouter } from '@trpc/server/unstable-core-do-not-import';
+import { IDEMPOTENT_REPLAYED_HEADER } from '@trpc-idempotency/protocol';
+import { parseRetryAfter, planRetryDelay } from '../backoff.js';
+import type { AttemptEvent } from '../events.js';
+import type { ResolvedRetrySettings, Schedule } from '../options.js';
+import type { ObservedResponse, ResponseProbe } from '../responseProbe.js';
+import { classifyFailure, type FailureReason } from '../retryPolicy.js';
+import { AttemptTimeoutError, abortReason, anyAbortSignal } from '../signals.js';
+
+type ClientError = TRPCClientError<AnyRouter>;
+type Envelope = OperationResultEnvelope<unknown, ClientError>;
+type Caller = Observer<Envelope, ClientError>;
+
+/** What one intent's attempts need: the keyed operation, the next link and the call's settings. */
+export interface AttemptSequenceArgs {
+  /** The operation, with `context.idempotencyKey` already set. */
+  op: Operation;
+  key: string;
+  next: (op: Operation) => Observable<Envelope, ClientError>;
+  retry: ResolvedRetrySettings;
+  random: () => number;
+  schedule: Schedule;
+  onAttempt?: (event: AttemptEvent) => void;
+  probe?: ResponseProbe;
+  /** Called once, when the sequence has ended for any reason. */
+  onSettled: () => void;
+}
+
+/** The attempts of one intent, shared by every caller that joined it. */
+export interface AttemptSequence {
+  /**
+   * Adds a caller. It gets the sequence's result, or an abort error when its own `signal` fires.
+   * Returns the caller's teardown; when the last caller leaves, the attempt in flight is aborted and a
+   * pending delay is cancelled.
+   */
+  join(caller: Caller, signal: AbortSignal | null | undefined): () => void;
+  /** Sends the first attempt. Call it after the first `join`. */
+  start(): void;
+}
+
+/** Creates the attempt loop of PROTOCOL.md §4 for one key: same key and input on every attempt. */
+export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequence {
+  const { key, retry } = args;
+  const callers = new Map<Caller, () => void>();
+  const stop = new AbortController();
+  let settled = false;
+  let attempt = 0;
+  let attemptStartedAt = 0;
+  let inFlight: Unsubscribable | undefined;
+  let cancelDelay: (() => void) | undefined;
+  let endAttempt: (() => void) | undefined;
+
+  const report = (event: Omit<AttemptEvent, 'key' | 'path' | 'attempt' | 'maxAttempts'>) => {
+    if (!args.onAttempt) return;
+    try {
+      args.onAttempt({ key, path: args.op.path, attempt, maxAttempts: retry.attempts, ...event });
+    } catch {
+      // A progress or logging hook must never change the outcome of the call.
+    }
+  };
+  const elapsed = () => Math.max(0, Math.round(now() - attemptStartedAt));
+
+  const settle = (deliver: (caller: Caller) => void) => {
+    settled = true;
+    endAttempt?.();
+    cancelDelay?.();
+    const list = [...callers];
+    callers.clear();
+    for (const [caller, stopListening] of list) {
+      stopListening();
+      deliver(caller);
+    }
+    args.probe?.forget(key);
+    args.onSettled();
+  };
+
+  const abandon = (error: ClientError) => {
+    if (settled) return;
+    report({ outcome: 'aborted', delayMs: 0, durationMs: elapsed(), reason: 'aborted', error });
+    settle(() => {});
+    stop.abort(error);
+    inFlight?.unsubscribe();
+  };
+
+  const leave = (caller: Caller, error?: ClientError) => {
+    const stopListening = callers.get(caller);
+    if (!stopListening) return;
+    stopListening();
+    callers.delete(caller);
+    if (error) caller.error(error);
+    if (callers.size === 0) abandon(error ?? TRPCClientError.from(new Error('Every caller unsubscribed.')));
+  };
+
+  const succeed = (envelope: Envelope | undefined, observed: ObservedResponse | undefined) => {
+    if (!envelope) {
+      fail(TRPCClientError.from(new Error('The request completed without a result.')), false);
+      return;
+    }
+    const response = (envelope.context as { response?: ObservedResponse } | undefined)?.response ?? observed;
+    const replayed = response?.headers?.get?.(IDEMPOTENT_REPLAYED_HEADER) === 'true';
+    report({ outcome: 'succeeded', delayMs: 0, durationMs: elapsed(), replayed });
+    settle((caller) => {
+      caller.next(envelope);
+      caller.complete();
+    });
+  };
+
+  const fail = (error: ClientError, timedOut: boolean) => {
+    const observed = args.probe?.read(key);
+    const response = (error.meta as { response?: ObservedResponse } | undefined)?.response ?? observed;
+    const verdict = classifyFailure({
+      data: error.data,
+      responseStatus: typeof response?.status === 'number' ? response.status : undefined,
+      retryAfterHeaderMs: parseRetryAfter(response?.headers?.get?.('retry-after')),
+      timedOut,
+      aborted: false,
+    });
+    const facts = { durationMs: elapsed(), reason: verdict.reason as FailureReason, status: verdict.status, error };
+    if (verdict.retryable && attempt < retry.attempts) {
+      const delayMs = planRetryDelay(attempt, retry, verdict.retryAfterMs, args.random);
+      report({ outcome: 'retrying', delayMs, ...facts });
+      cancelDelay = args.schedule(() => {
+        cancelDelay = undefined;
+        send();
+      }, delayMs);
+      return;
+    }
+    report({ outcome: 'failed', delayMs: 0, ...facts });
+    settle((caller) => caller.error(error));
+  };
+
+  function send(): void {
+    if (settled) return;
+    attempt += 1;
+    attemptStartedAt = now();
+    const timeout = new AbortController();
+    let timedOut = false;
+    const timer = Number.isFinite(retry.attemptTimeoutMs)
+      ? setTimeout(() => {
+          timedOut = true;
+          timeout.abort(new AttemptTimeoutError(retry.attemptTimeoutMs));
+        }, retry.attemptTimeoutMs)
+      : undefined;
+    // The link owns this signal, so its timeout is told apart from the caller's abort.
+    const combined = anyAbortSignal([stop.signal, timeout.signal]);
+    let done = false;
+    const finish = () => {
+      done = true;
+      clearTimeout(timer);
+      combined.dispose();
+      endAttempt = undefined;
+    };
+    endAttempt = finish;
+    args.probe?.forget(key);
+    report({ outcome: 'started', delayMs: 0 });
+
+    let envelope: Envelope | undefined;
+    const subscription = args.next({ ...args.op, signal: combined.signal }).subscribe({
+      next(value) {
+        envelope = value;
+      },
+      error(cause) {
+        if (done || settled) return;
+        finish();
+        const error = timedOut
+          ? TRPCClientError.from(new AttemptTimeoutError(retry.attemptTimeoutMs))
+          : TRPCClientError.from(cause);
+        fail(error, timedOut);
+      },
+      complete() {
+        if (done || settled) return;
+        finish();
+        succeed(envelope, args.probe?.read(key));
+      },
+    });
+    // An attempt that ended synchronously may already have scheduled the next one.
+    if (!done) inFlight = subscription;
+  }
+
+  return {
+    join(caller, signal) {
+      if (settled) {
+        caller.error(TRPCClientError.from(new Error('This attempt sequence has already ended.')));
+        return () => {};
+      }
+      if (signal?.aborted) {
+        caller.error(TRPCClientError.from(abortReason(signal)));
+        return () => {};
+      }
+      const onAbort = () => leave(caller, TRPCClientError.from(abortReason(signal!)));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      callers.set(caller, () => signal?.removeEventListener('abort', onAbort));
+      return () => leave(caller);
+    },
+    start() {
+      if (callers.size === 0) {
+        if (!settled) settle(() => {});
+        return;
+      }
+      send();
+    },
+  };
+}
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}

@@ -1,0 +1,167 @@
+import type { Operation } from '@trpc/client';
+import type { DataTransformerOptions } from '@trpc/server/unstable-core-do-not-import';
+import type { Jitter } from './backoff.js';
+import type { AttemptEvent } from './events.js';
+
+/** The retry settings that can be set per client and per call (PROTOCOL.md §4). */
+export interface RetrySettings {
+  /** Attempts in all, the first included. Default 5. */
+  attempts?: number;
+  /** Delay before the first retry, before jitter. Default 250 ms. */
+  baseDelayMs?: number;
+  /** Cap on every delay, `Retry-After` included. Default 5000 ms. */
+  maxDelayMs?: number;
+  /** Each attempt is aborted and retried after this long. Default 10 000 ms; `Infinity` turns it off. */
+  attemptTimeoutMs?: number;
+  /** Default `'full'`. See {@link Jitter}. */
+  jitter?: Jitter;
+}
+
+/** Where each mutation's key comes from, unless the caller passes `context.idempotencyKey`. */
+export type KeyStrategy = 'uuid' | 'derive';
+
+/** Runs `run` after `delayMs` and returns a function that cancels it. Tests pass one that records the delays. */
+export type Schedule = (run: () => void, delayMs: number) => () => void;
+
+/** Options of {@link idempotencyLink}. */
+export interface IdempotencyLinkOptions extends RetrySettings {
+  /** `'uuid'` (default): a random key per mutation. `'derive'`: SHA-256 of `[user, path, serialized input]`. */
+  key?: KeyStrategy;
+  /** Who is acting, for `key: 'derive'`. Required there. */
+  user?: string | ((op: Operation) => string | Promise<string>);
+  /** The app's transformer (for example superjson), used to serialize the input for `key: 'derive'`. */
+  transformer?: DataTransformerOptions;
+  /** Narrows which mutations get a key. Every mutation does by default; queries and subscriptions never do. */
+  filter?: (op: Operation) => boolean;
+  /** With `key: 'derive'`, identical calls in flight share one attempt sequence. Default true. */
+  dedupe?: boolean;
+  /** Called at each attempt's start and end, with the planned delay before the next one. Must not throw. */
+  onAttempt?: (event: AttemptEvent) => void;
+  /** Source of jitter, a number in `[0, 1)`. Default `Math.random`. */
+  random?: () => number;
+  /** How delays are waited for. Default `setTimeout`. */
+  schedule?: Schedule;
+}
+
+/** Retry settings with every default filled in. */
+export type ResolvedRetrySettings = Required<RetrySettings>;
+
+/** {@link IdempotencyLinkOptions} after validation, with defaults filled in. */
+export interface ResolvedLinkOptions {
+  key: KeyStrategy;
+  user?: IdempotencyLinkOptions['user'];
+  transformer?: DataTransformerOptions;
+  filter: (op: Operation) => boolean;
+  dedupe: boolean;
+  onAttempt?: (event: AttemptEvent) => void;
+  random: () => number;
+  schedule: Schedule;
+  retry: ResolvedRetrySettings;
+}
+
+/** The defaults of PROTOCOL.md §4, plus a per-attempt timeout. */
+export const DEFAULT_RETRY_SETTINGS: ResolvedRetrySettings = Object.freeze({
+  attempts: 5,
+  baseDelayMs: 250,
+  maxDelayMs: 5000,
+  attemptTimeoutMs: 10_000,
+  jitter: 'full',
+});
+
+const JITTERS: readonly Jitter[] = ['full', 'equal', 'none'];
+const STRATEGIES: readonly KeyStrategy[] = ['uuid', 'derive'];
+
+const defaultSchedule: Schedule = (run, delayMs) => {
+  const timer = setTimeout(run, delayMs);
+  return () => clearTimeout(timer);
+};
+
+/** Checks link options at construction and throws a TypeError that names the bad one. */
+export function resolveLinkOptions(options: IdempotencyLinkOptions | undefined): ResolvedLinkOptions {
+  if (options === undefined) options = {};
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('idempotencyLink(options): options must be an object.');
+  }
+  const key = options.key ?? 'uuid';
+  if (!STRATEGIES.includes(key)) throw new TypeError(`idempotencyLink: option "key" must be 'uuid' or 'derive'.`);
+  if (options.user !== undefined && typeof options.user !== 'string' && typeof options.user !== 'function') {
+    throw new TypeError('idempotencyLink: option "user" must be a string or a function returning one.');
+  }
+  if (key === 'derive' && (options.user === undefined || options.user === '')) {
+    throw new TypeError(`idempotencyLink: option "user" is required with key: 'derive'.`);
+  }
+  if (options.transformer !== undefined && !isTransformer(options.transformer)) {
+    throw new TypeError('idempotencyLink: option "transformer" must be a tRPC data transformer.');
+  }
+  for (const name of ['filter', 'onAttempt', 'random', 'schedule'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw new TypeError(`idempotencyLink: option "${name}" must be a function.`);
+    }
+  }
+  if (options.dedupe !== undefined && typeof options.dedupe !== 'boolean') {
+    throw new TypeError('idempotencyLink: option "dedupe" must be a boolean.');
+  }
+  return {
+    key,
+    user: options.user,
+    transformer: options.transformer,
+    filter: options.filter ?? (() => true),
+    dedupe: options.dedupe ?? true,
+    onAttempt: options.onAttempt,
+    random: options.random ?? Math.random,
+    schedule: options.schedule ?? defaultSchedule,
+    retry: resolveRetrySettings(DEFAULT_RETRY_SETTINGS, options, 'idempotencyLink: option'),
+  };
+}
+
+/**
+ * Lays `overrides` over `base` and checks each number. `label` begins the error message, so that a
+ * per-call mistake is named as `context.idempotency.attempts`.
+ */
+export function resolveRetrySettings(
+  base: ResolvedRetrySettings,
+  overrides: RetrySettings | undefined,
+  label: string,
+): ResolvedRetrySettings {
+  if (overrides === undefined) return base;
+  if (typeof overrides !== 'object' || overrides === null) throw new TypeError(`${label} must be an object.`);
+  const settings = { ...base };
+  const { attempts, baseDelayMs, maxDelayMs, attemptTimeoutMs, jitter } = overrides;
+  if (attempts !== undefined) {
+    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 100) {
+      throw new TypeError(`${label} "attempts" must be an integer from 1 to 100.`);
+    }
+    settings.attempts = attempts;
+  }
+  if (baseDelayMs !== undefined) settings.baseDelayMs = checkDelay(baseDelayMs, `${label} "baseDelayMs"`);
+  if (maxDelayMs !== undefined) settings.maxDelayMs = checkDelay(maxDelayMs, `${label} "maxDelayMs"`);
+  if (attemptTimeoutMs !== undefined) {
+    if (typeof attemptTimeoutMs !== 'number' || Number.isNaN(attemptTimeoutMs) || attemptTimeoutMs <= 0) {
+      throw new TypeError(`${label} "attemptTimeoutMs" must be a positive number of milliseconds, or Infinity.`);
+    }
+    settings.attemptTimeoutMs = attemptTimeoutMs;
+  }
+  if (jitter !== undefined) {
+    if (!JITTERS.includes(jitter)) throw new TypeError(`${label} "jitter" must be 'full', 'equal' or 'none'.`);
+    settings.jitter = jitter;
+  }
+  if (settings.maxDelayMs < settings.baseDelayMs) {
+    throw new TypeError(`${label} "maxDelayMs" must not be less than "baseDelayMs".`);
+  }
+  return settings;
+}
+
+function isTransformer(value: unknown): boolean {
+  const hasSerialize = (part: unknown) =>
+    (typeof part === 'object' || typeof part === 'function') &&
+    part !== null &&
+    typeof (part as { serialize?: unknown }).serialize === 'function';
+  return hasSerialize(value) || (hasSerialize((value as { input?: unknown })?.input) && value !== null);
+}
+
+function checkDelay(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`${name} must be a finite number of milliseconds, 0 or more.`);
+  }
+  return value;
+}

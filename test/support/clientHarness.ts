@@ -1,0 +1,91 @@
+import { type AttemptEvent, createIdempotentClient, type IdempotencyLinkOptions } from '@trpc-idempotency/client';
+import { type IdempotencyStore, MemoryStore } from '@trpc-idempotency/server';
+import superjson from 'superjson';
+import { startTestApp, type TestApp, type TestAppOptions, type TestRouter } from './app.js';
+import { type FaultProxy, startFaultProxy } from './faultProxy.js';
+
+/** A delay the link asked for, and whether it was cancelled. */
+export interface PlannedDelay {
+  delayMs: number;
+  cancelled: boolean;
+}
+
+/**
+ * A `schedule` for the link that records each planned delay and runs the retry on the next macrotask,
+ * so tests check the planned delays without waiting on the wall clock. With `hold`, nothing runs until
+ * `release()` is called.
+ */
+export function recordingSchedule(options: { hold?: boolean } = {}) {
+  const planned: PlannedDelay[] = [];
+  const held: Array<() => void> = [];
+  const schedule: NonNullable<IdempotencyLinkOptions['schedule']> = (run, delayMs) => {
+    const entry = { delayMs, cancelled: false };
+    planned.push(entry);
+    const fire = () => {
+      if (!entry.cancelled) run();
+    };
+    if (options.hold) held.push(fire);
+    else setImmediate(fire);
+    return () => {
+      entry.cancelled = true;
+    };
+  };
+  return {
+    schedule,
+    planned,
+    release: () => {
+      for (const fire of held.splice(0)) fire();
+    },
+  };
+}
+
+/** A test app behind a fault proxy, and a way to build idempotent clients that talk to it. */
+export interface ClientRig {
+  app: TestApp;
+  proxy: FaultProxy;
+  store: IdempotencyStore;
+  /** Every `onAttempt` event of every client built by `client()`. */
+  events: AttemptEvent[];
+  client(options?: {
+    user?: string;
+    idempotency?: Omit<IdempotencyLinkOptions, 'transformer'>;
+  }): ReturnType<typeof createIdempotentClient<TestRouter>>;
+  close(): Promise<void>;
+}
+
+/** Starts the test app (MemoryStore unless a store is given) behind a fault proxy. */
+export async function startClientRig(options: Partial<TestAppOptions> = {}): Promise<ClientRig> {
+  const store = options.store ?? new MemoryStore();
+  const app = await startTestApp({ ...options, store });
+  const proxy = await startFaultProxy(app.url);
+  const events: AttemptEvent[] = [];
+  return {
+    app,
+    proxy,
+    store,
+    events,
+    client: ({ user = 'ann', idempotency = {} } = {}) =>
+      createIdempotentClient<TestRouter>({
+        url: proxy.url,
+        transformer: superjson,
+        headers: { 'x-user': user },
+        idempotency: {
+          ...idempotency,
+          onAttempt: (event) => {
+            events.push(event);
+            idempotency.onAttempt?.(event);
+          },
+        },
+      }),
+    close: async () => {
+      await proxy.close();
+      await app.close();
+      if (!options.store) (store as MemoryStore).close();
+    },
+  };
+}
+
+/** The outcomes reported for one key, in order, for example `['started', 'retrying', 'started', 'succeeded']`. */
+export function outcomesOf(events: AttemptEvent[], key: string): string[] {
+  return events.filter((event) => event.key === key).map((event) => event.outcome);
+}
