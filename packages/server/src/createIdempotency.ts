@@ -9,6 +9,7 @@ import { keepLease } from './leaseKeeper.js';
 import { type IdempotencyOptions, type ResolvedIdempotencyOptions, resolveOptions } from './options.js';
 import { decodeOutcome, encodeOutcome, storedErrorToTRPCError } from './outcome.js';
 import type { IdempotencyRequest, IdempotencyRequestContext } from './requestContext.js';
+import { settleLease } from './settleLease.js';
 import type { ClaimResult } from './store/types.js';
 
 /** What a handler finds in `ctx.idempotency` while it runs an idempotent mutation. */
@@ -186,27 +187,26 @@ async function runClaimed<TContext>(
   }
 
   const outcome = encodeStorable(config, result);
-  try {
-    if (outcome !== undefined) {
-      const stored = await config.store.complete({ recordKey, token, outcome, retentionMs: config.retentionMs });
+  // The handler's work is done and cannot be undone: answer with it now. If the store is down,
+  // settleLease keeps trying for one lease length, so a short outage does not lose this outcome.
+  await settleLease({
+    call: () =>
+      outcome !== undefined
+        ? config.store.complete({ recordKey, token, outcome, retentionMs: config.retentionMs })
+        : config.store.release({ recordKey, token }),
+    leaseMs: config.leaseMs,
+    onSettled: (applied) => {
+      const done = outcome !== undefined ? 'completed' : 'released';
       emit(
         config,
         call,
-        stored ? { type: 'completed', fence } : { type: 'leaseLost', fence, error: 'completion refused' },
+        applied
+          ? { type: done, fence }
+          : { type: 'leaseLost', fence, error: `${done === 'completed' ? 'completion' : 'release'} refused` },
       );
-    } else {
-      const released = await config.store.release({ recordKey, token });
-      emit(
-        config,
-        call,
-        released ? { type: 'released', fence } : { type: 'leaseLost', fence, error: 'release refused' },
-      );
-    }
-  } catch (error) {
-    // The handler's work is done and cannot be undone: answer with it. The lease will run out,
-    // and the fence protects the app's own writes from a later holder.
-    emit(config, call, { type: 'storeError', fence, error });
-  }
+    },
+    onStoreError: (error) => emit(config, call, { type: 'storeError', fence, error }),
+  });
   return result;
 }
 

@@ -1,0 +1,46 @@
+/** Store clients often take a few seconds to reconnect after a restart, whatever the lease length. */
+const MIN_RETRY_WINDOW_MS = 30_000;
+
+/**
+ * Ends a holder's lease with one store call (`complete` or `release`). When the store cannot be
+ * reached, the caller still gets its answer at once, and the call is tried again in the background
+ * for one lease length, and at least 30 s. Without that, an outage of a second or two would leave
+ * the record `in_progress` although the handler ran and its caller got the result: once the lease
+ * ran out, a retry would run the handler a second time and get a different result.
+ * Trying again is safe: both calls check the lease token, so a newer holder is never overwritten,
+ * even when the lease ran out during the outage; if nobody took over, storing the real outcome late
+ * is right.
+ */
+export async function settleLease(options: {
+  /** The store call; resolves `true` when it was applied, `false` when the lease is not this holder's. */
+  call: () => Promise<boolean>;
+  /** The lease length, in ms: the retries go on at least this long after the first failure. */
+  leaseMs: number;
+  /** The store answered, now or after a retry. */
+  onSettled: (applied: boolean) => void;
+  /** The store failed: on the first failure, and once more when the retries give up. */
+  onStoreError: (error: unknown) => void;
+}): Promise<void> {
+  try {
+    options.onSettled(await options.call());
+    return;
+  } catch (error) {
+    options.onStoreError(error);
+  }
+  const deadline = performance.now() + Math.max(options.leaseMs, MIN_RETRY_WINDOW_MS);
+  let delayMs = 25;
+  const retryLater = () => {
+    const timer = setTimeout(async () => {
+      try {
+        options.onSettled(await options.call());
+      } catch (error) {
+        if (performance.now() + delayMs >= deadline) return options.onStoreError(error);
+        delayMs = Math.min(delayMs * 2, 250);
+        retryLater();
+      }
+    }, delayMs);
+    // A pending retry must never keep a process alive that is shutting down.
+    timer.unref?.();
+  };
+  retryLater();
+}

@@ -1,0 +1,137 @@
+/*
+ * One server process of the reliability scenarios: a real tRPC app over Node's HTTP server, with the
+ * idempotency middleware on a RedisStore (single node or Cluster) or a MemoryStore. It is started with
+ * `node --import tsx` by processes.ts, reads its settings from RELIABILITY_SERVER (JSON), and prints
+ * `LISTENING <port>` once it serves. GET /__stats answers with its memory after a forced GC, its
+ * active handles and the unhandled rejections it saw.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { initTRPC } from '@trpc/server';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import {
+  createIdempotency,
+  type IdempotencyStore,
+  idempotencyErrorFormatter,
+  MemoryStore,
+  nodeIdempotencyContext,
+  RedisStore,
+} from '@trpc-idempotency/server';
+import { Cluster, Redis } from 'ioredis';
+import superjson from 'superjson';
+import { z } from 'zod';
+import { Ledger } from './ledger.js';
+import type { ServerConfig, ServerStats } from './serverConfig.js';
+
+const config = JSON.parse(process.env.RELIABILITY_SERVER ?? '{}') as ServerConfig;
+let unhandledRejections = 0;
+let internalErrors = 0;
+const events: Record<string, number> = {};
+process.on('unhandledRejection', (reason) => {
+  unhandledRejections++;
+  console.error('unhandledRejection', reason);
+});
+
+function openStore(): { store: IdempotencyStore; memory?: MemoryStore } {
+  if (config.store === 'memory') {
+    const memory = new MemoryStore();
+    return { store: memory, memory };
+  }
+  // Redis errors while it is down are expected here; the store answers 503 for them.
+  const redis =
+    config.store === 'cluster'
+      ? new Cluster(config.clusterNodes ?? [], { redisOptions: { maxRetriesPerRequest: 1 } })
+      : new Redis(config.redisUrl ?? '', { maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  return {
+    store: new RedisStore({
+      redis,
+      prefix: config.prefix,
+      timeoutMs: config.storeTimeoutMs,
+      ...(config.waitForReplicas ? { waitForReplicas: config.waitForReplicas } : {}),
+    } as ConstructorParameters<typeof RedisStore>[0]),
+  };
+}
+
+const { store, memory } = openStore();
+const ledger = config.ledgerUrl ? new Ledger(config.ledgerUrl, config.ledgerNamespace ?? 'ledger') : undefined;
+
+function createContext(opts: Parameters<typeof nodeIdempotencyContext>[0]) {
+  const user = opts.req.headers['x-user'];
+  return { user: typeof user === 'string' ? user : undefined, ...nodeIdempotencyContext(opts) };
+}
+type Context = ReturnType<typeof createContext>;
+
+const t = initTRPC.context<Context>().create({ transformer: superjson, errorFormatter: idempotencyErrorFormatter });
+const idempotent = t.procedure.use(
+  createIdempotency({
+    store,
+    scope: (ctx: Context) => ctx.user,
+    leaseMs: config.leaseMs,
+    retentionMs: config.retentionMs,
+    onEvent: (event) => {
+      const name = event.fence !== undefined && event.type === 'storeError' ? 'storeErrorAfterRun' : event.type;
+      events[name] = (events[name] ?? 0) + 1;
+      if (name === 'storeErrorAfterRun' || name === 'leaseLost') {
+        console.error(`event ${name} fence=${event.fence} key=${event.key} ${String(event.error)}`);
+      }
+    },
+  }),
+);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const handlerSleepMs = () => {
+  const [min, max] = config.handlerSleepMs ?? [0, 0];
+  return min + Math.random() * (max - min);
+};
+
+const payment = idempotent
+  .input(z.object({ intent: z.string(), amount: z.number().int(), note: z.unknown().optional() }))
+  .mutation(async ({ ctx, input, path }) => {
+    const { fence } = ctx.idempotency;
+    // The handler deliberately ignores ctx.idempotency.signal: the ledger's fence check is what must
+    // stop a stale holder here, so that the scenario shows the fence doing its job.
+    await ledger?.begin(input.intent, fence);
+    const ms = handlerSleepMs();
+    if (ms > 0) await sleep(ms);
+    const orderId = randomUUID();
+    const accepted = ledger ? await ledger.write({ intent: input.intent, fence, orderId, pid: process.pid }) : true;
+    return { orderId, fence, pid: process.pid, accepted, scope: ctx.user, path, intent: input.intent };
+  });
+
+const router = t.router({ pay: payment, refund: payment });
+
+const trpc = createHTTPHandler({
+  router,
+  createContext,
+  onError: ({ error }) => {
+    if (error.code === 'INTERNAL_SERVER_ERROR') {
+      internalErrors++;
+      console.error('INTERNAL_SERVER_ERROR', error);
+    }
+  },
+});
+
+const server = createServer((req, res) => {
+  if (req.url === '/__stats') {
+    (globalThis as { gc?: () => void }).gc?.();
+    const stats: ServerStats = {
+      pid: process.pid,
+      memory: process.memoryUsage(),
+      activeResources: process.getActiveResourcesInfo().length,
+      unhandledRejections,
+      internalErrors,
+      memoryStoreSize: memory?.size ?? null,
+      events,
+    };
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(stats));
+    return;
+  }
+  trpc(req, res);
+});
+server.keepAliveTimeout = 30_000;
+server.listen(0, '127.0.0.1', () => {
+  console.log(`LISTENING ${(server.address() as AddressInfo).port}`);
+});

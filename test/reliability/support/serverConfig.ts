@@ -1,0 +1,30 @@
+/** How a reliability server process is set up; passed to it as JSON in RELIABILITY_SERVER. */
+export interface ServerConfig {
+  store: 'redis' | 'cluster' | 'memory';
+  redisUrl?: string;
+  clusterNodes?: Array<{ host: string; port: number }>;
+  /** RedisStore prefix; each scenario uses its own. */
+  prefix?: string;
+  storeTimeoutMs?: number;
+  /** RedisStore `waitForReplicas`, for the Cluster failover scenario. */
+  waitForReplicas?: { replicas: number; timeoutMs: number };
+  leaseMs?: number;
+  retentionMs?: number;
+  /** The side-effect ledger's redis-server; without it the handler writes nothing. */
+  ledgerUrl?: string;
+  ledgerNamespace?: string;
+  /** The handler sleeps a random time in this range before its ledger write, in ms. */
+  handlerSleepMs?: [number, number];
+}
+
+/** What GET /__stats of a server process answers. */
+export interface ServerStats {
+  pid: number;
+  memory: NodeJS.MemoryUsage;
+  activeResources: number;
+  unhandledRejections: number;
+  internalErrors: number;
+  memoryStoreSize: number | null;
+  /** How many idempotency events of each type it saw; `storeErrorAfterRun` is a failed complete/release. */
+  events: Record<string, number>;
+}
