@@ -37,9 +37,24 @@ export async function deriveIdempotencyKey(parts: DeriveKeyParts): Promise<strin
       "key: 'derive' needs Web Crypto (crypto.subtle), which browsers give only to secure contexts (https or localhost).",
     );
   }
-  const text = canonicalJson([parts.user, parts.path, parts.serializedInput ?? null]);
+  const text = canonicalJson([parts.user, parts.path, withoutAliasing(parts.serializedInput ?? null)]);
   const digest = await subtle.digest('SHA-256', new TextEncoder().encode(text));
   return toHex(new Uint8Array(digest));
+}
+
+/**
+ * superjson records which values were the same object (`meta.referentialEqualities`). That is how the
+ * input was built, not what it says: `{ a: d, b: d }` and `{ a: d, b: new Date(d) }` are one intent, so
+ * the record is left out of the key.
+ */
+function withoutAliasing(serialized: unknown): unknown {
+  if (typeof serialized !== 'object' || serialized === null || !('json' in serialized) || !('meta' in serialized)) {
+    return serialized;
+  }
+  const { meta } = serialized as { meta: unknown };
+  if (typeof meta !== 'object' || meta === null || !('referentialEqualities' in meta)) return serialized;
+  const { referentialEqualities: _aliasing, ...rest } = meta as Record<string, unknown>;
+  return { ...serialized, meta: rest };
 }
 
 function toHex(bytes: Uint8Array): string {

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ClientRig, startClientRig } from '../support/clientHarness.js';
+
+describe('batching', () => {
+  let rig: ClientRig;
+  beforeAll(async () => {
+    rig = await startClientRig();
+  });
+  afterAll(async () => {
+    await rig.close();
+  });
+
+  it('batches queries made in one tick into one request, without a key', async () => {
+    const client = rig.client();
+    const before = rig.proxy.requests.length;
+
+    const counts = await Promise.all([
+      client.orders.list.query(),
+      client.orders.list.query(),
+      client.orders.list.query(),
+    ]);
+
+    expect(counts).toEqual([0, 0, 0]);
+    const seen = rig.proxy.requests.slice(before);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ method: 'GET', batched: true, key: undefined });
+    expect(seen[0]!.paths).toEqual(['orders.list', 'orders.list', 'orders.list']);
+  });
+
+  it('sends keyed mutations made in one tick unbatched, one request and one key each', async () => {
+    const client = rig.client();
+    const before = rig.proxy.requests.length;
+
+    const results = await Promise.all([
+      client.orders.create.mutate({ item: 'a' }),
+      client.orders.create.mutate({ item: 'b' }),
+      client.orders.create.mutate({ item: 'c' }),
+    ]);
+
+    const seen = rig.proxy.requests.slice(before);
+    expect(seen).toHaveLength(3);
+    for (const request of seen) {
+      expect(request).toMatchObject({ method: 'POST', batched: false, paths: ['orders.create'] });
+      expect(request.key).toBeDefined();
+    }
+    expect(new Set(seen.map((request) => request.key)).size).toBe(3);
+    expect(new Set(results.map((result) => result.orderId)).size).toBe(3);
+  });
+
+  it('still batches mutations sent with context.idempotency: false', async () => {
+    const client = rig.client();
+    const before = rig.proxy.requests.length;
+
+    await Promise.all([
+      client.optional.create.mutate({ item: 'x' }, { context: { idempotency: false } }),
+      client.optional.create.mutate({ item: 'y' }, { context: { idempotency: false } }),
+    ]);
+
+    const seen = rig.proxy.requests.slice(before);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ method: 'POST', batched: true, key: undefined });
+  });
+});

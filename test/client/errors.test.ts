@@ -1,0 +1,112 @@
+import { isIdempotencyError } from '@trpc-idempotency/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postMutation } from '../support/app.js';
+import { newKey } from '../support/backends.js';
+import { type ClientRig, outcomesOf, recordingSchedule, startClientRig } from '../support/clientHarness.js';
+
+describe('which answers are retried', () => {
+  let rig: ClientRig;
+  beforeAll(async () => {
+    rig = await startClientRig();
+  });
+  afterAll(async () => {
+    await rig.close();
+  });
+
+  it('retries a 409 IN_PROGRESS until the first request stores its result, then gets that result', async () => {
+    const key = newKey('busy');
+    const input = { item: 'sofa', sleepMs: 400 };
+    const first = postMutation(rig.app.url, 'orders.create', input, { 'idempotency-key': key, 'x-user': 'ann' });
+    await waitForClaim(rig, key);
+    // Real waits here: the retries must outlast a handler that really runs for 400 ms.
+    const client = rig.client({ idempotency: { attempts: 20, baseDelayMs: 20, maxDelayMs: 100 } });
+
+    const result = await client.orders.create.mutate(input, { context: { idempotencyKey: key } });
+
+    const firstAnswer = await first;
+    expect(result.orderId).toBe(firstAnswer.data.orderId);
+    expect(rig.app.runsOf('ann', key)).toBe(1);
+    const events = rig.events.filter((event) => event.key === key);
+    expect(events.filter((event) => event.outcome === 'retrying').length).toBeGreaterThanOrEqual(1);
+    for (const retry of events.filter((event) => event.outcome === 'retrying')) {
+      expect(retry).toMatchObject({ reason: 'in_progress', status: 409 });
+      expect(isIdempotencyError(retry.error, 'IN_PROGRESS')).toBe(true);
+    }
+    expect(events.at(-1)).toMatchObject({ outcome: 'succeeded', replayed: true });
+  });
+
+  it('does not retry a 422 PAYLOAD_MISMATCH and rejects with the typed error', async () => {
+    const key = newKey('mismatch');
+    await postMutation(rig.app.url, 'orders.create', { item: 'sofa' }, { 'idempotency-key': key, 'x-user': 'ann' });
+    const { schedule, planned } = recordingSchedule();
+    const client = rig.client({ idempotency: { schedule } });
+
+    const error = await client.orders.create
+      .mutate({ item: 'table' }, { context: { idempotencyKey: key } })
+      .catch((caught: unknown) => caught);
+
+    expect(isIdempotencyError(error, 'PAYLOAD_MISMATCH')).toBe(true);
+    expect(isIdempotencyError(error, 'IN_PROGRESS')).toBe(false);
+    if (!isIdempotencyError(error)) throw new Error('unreachable');
+    expect(error.data.httpStatus).toBe(422);
+    expect(error.data.idempotency.code).toBe('PAYLOAD_MISMATCH');
+    expect(rig.proxy.requests.filter((request) => request.key === key)).toHaveLength(1);
+    expect(planned).toEqual([]);
+    expect(outcomesOf(rig.events, key)).toEqual(['started', 'failed']);
+    expect(rig.events.at(-1)).toMatchObject({ reason: 'payload_mismatch', status: 422 });
+    expect(rig.app.runsOf('ann', key)).toBe(1);
+  });
+
+  it("does not retry a 400 from the handler; the error is the app's, not the SDK's", async () => {
+    const { schedule, planned } = recordingSchedule();
+    const client = rig.client({ idempotency: { schedule } });
+    const before = rig.proxy.requests.length;
+
+    const error = await client.orders.fail.mutate({ mode: 'bad_request' }).catch((caught: unknown) => caught);
+
+    expect(error).toMatchObject({ name: 'TRPCClientError', message: 'card declined' });
+    expect((error as { data: { code: string; httpStatus: number } }).data).toMatchObject({
+      code: 'BAD_REQUEST',
+      httpStatus: 400,
+    });
+    expect(isIdempotencyError(error)).toBe(false);
+    expect(rig.proxy.requests.length - before).toBe(1);
+    expect(planned).toEqual([]);
+    expect(rig.events.at(-1)).toMatchObject({ outcome: 'failed', reason: 'client_error', status: 400 });
+  });
+
+  it('retries a 500 from the handler, which released its lease, with the same key', async () => {
+    const { schedule } = recordingSchedule();
+    const client = rig.client({ idempotency: { schedule, attempts: 3 } });
+
+    const error = await client.orders.fail.mutate({ mode: 'internal' }).catch((caught: unknown) => caught);
+
+    expect(error).toMatchObject({ data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 } });
+    const key = rig.proxy.requests.at(-1)!.key!;
+    expect(rig.proxy.requests.filter((request) => request.key === key)).toHaveLength(3);
+    expect(rig.app.runsOf('ann', key)).toBe(3);
+  });
+
+  it('rejects a bad caller key before sending anything', async () => {
+    const client = rig.client();
+    const before = rig.proxy.requests.length;
+
+    const error = await client.orders.create
+      .mutate({ item: 'x' }, { context: { idempotencyKey: 'has space' } })
+      .catch((caught: unknown) => caught);
+
+    expect(error).toMatchObject({ name: 'TRPCClientError', message: expect.stringContaining('idempotencyKey') });
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+    expect(rig.proxy.requests.length).toBe(before);
+  });
+});
+
+/** Waits until the server has claimed `key`, from its own event log. */
+async function waitForClaim(rig: ClientRig, key: string): Promise<void> {
+  await expect
+    .poll(() => rig.app.effects.events.some((event) => event.key === key && event.type === 'claimed'), {
+      timeout: 5000,
+      interval: 5,
+    })
+    .toBe(true);
+}
