@@ -1,0 +1,145 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import type { ReactNode } from 'react';
+import { useTRPC } from '../trpc';
+
+interface ToggleProps {
+  testId: string;
+  label: string;
+  detail: ReactNode;
+  checked: boolean;
+  disabled?: boolean;
+  onChange(checked: boolean): void;
+}
+
+function Toggle({ testId, label, detail, checked, disabled, onChange }: ToggleProps) {
+  return (
+    <label className={`fault ${disabled ? 'disabled' : ''}`}>
+      <span className="fault-text">
+        <strong>{label}</strong>
+        <small>{detail}</small>
+      </span>
+      <input
+        type="checkbox"
+        role="switch"
+        aria-checked={checked}
+        className="switch"
+        data-testid={testId}
+        checked={checked}
+        disabled={disabled}
+        onChange={(event) => onChange(event.target.checked)}
+      />
+    </label>
+  );
+}
+
+interface StepperProps {
+  testId: string;
+  label: string;
+  detail: ReactNode;
+  value: number;
+  step: number;
+  max: number;
+  unit: string;
+  onChange(value: number): void;
+}
+
+function Stepper({ testId, label, detail, value, step, max, unit, onChange }: StepperProps) {
+  const set = (next: number) => onChange(Math.min(max, Math.max(0, next)));
+  return (
+    <div className="fault">
+      <span className="fault-text">
+        <strong>{label}</strong>
+        <small>{detail}</small>
+      </span>
+      <span className="stepper">
+        <button type="button" aria-label={`less ${label}`} onClick={() => set(value - step)} disabled={value <= 0}>
+          −
+        </button>
+        <output data-testid={testId} data-value={value}>
+          {value}
+          {unit}
+        </output>
+        <button type="button" aria-label={`more ${label}`} onClick={() => set(value + step)} disabled={value >= max}>
+          +
+        </button>
+      </span>
+    </div>
+  );
+}
+
+/** Switches the server's faults on and off. They hit keyed `payments.create` calls from every tab and from curl. */
+export function ChaosPanel() {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const chaos = useQuery(trpc.chaos.get.queryOptions());
+  const update = useMutation(
+    trpc.chaos.set.mutationOptions({
+      onSuccess: (state) => queryClient.setQueryData(trpc.chaos.get.queryKey(), state),
+    }),
+  );
+  const settings = chaos.data?.settings;
+  const onRedis = chaos.data?.backend === 'redis';
+  const active = settings
+    ? [
+        settings.dropResponseAfterCommit,
+        settings.delayMs > 0,
+        settings.failFirstAttempts > 0,
+        settings.storeUnreachable,
+      ].filter(Boolean).length
+    : 0;
+
+  return (
+    <section className="card chaos" aria-labelledby="chaos-title">
+      <div className="card-head">
+        <h2 id="chaos-title">Network chaos</h2>
+        <span className={`pill ${active ? 'warn' : ''}`} data-testid="chaos-active">
+          {active ? `${active} fault${active > 1 ? 's' : ''} on` : 'all calm'}
+        </span>
+      </div>
+      {settings ? (
+        <div className="faults">
+          <Toggle
+            testId="chaos-drop"
+            label="Drop response after commit"
+            detail="The payment is saved, then the connection is cut."
+            checked={settings.dropResponseAfterCommit}
+            onChange={(dropResponseAfterCommit) => update.mutate({ dropResponseAfterCommit })}
+          />
+          <Stepper
+            testId="chaos-delay"
+            label="Delay"
+            detail="Added before the server handles a payment."
+            value={settings.delayMs}
+            step={500}
+            max={5000}
+            unit=" ms"
+            onChange={(delayMs) => update.mutate({ delayMs })}
+          />
+          <Stepper
+            testId="chaos-fail-first"
+            label="Fail first attempts"
+            detail="Answer 503 to the first N tries of each key."
+            value={settings.failFirstAttempts}
+            step={1}
+            max={4}
+            unit=""
+            onChange={(failFirstAttempts) => update.mutate({ failFirstAttempts })}
+          />
+          <Toggle
+            testId="chaos-store-down"
+            label="Store unreachable"
+            detail={onRedis ? 'Cut the idempotency store’s Redis connection.' : 'Needs Redis: start with REDIS_URL.'}
+            checked={settings.storeUnreachable}
+            disabled={!onRedis}
+            onChange={(storeUnreachable) => update.mutate({ storeUnreachable })}
+          />
+        </div>
+      ) : (
+        <p className="empty">Loading…</p>
+      )}
+      <p className="footnote">
+        Store: <strong data-testid="backend">{onRedis ? 'Redis' : 'in memory'}</strong>
+      </p>
+    </section>
+  );
+}

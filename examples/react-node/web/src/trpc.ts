@@ -1,0 +1,24 @@
+import { createTRPCContext } from '@trpc/tanstack-react-query';
+import { createIdempotentClient } from '@trpc-idempotency/client';
+import superjson from 'superjson';
+import type { AppRouter } from '../../server/src/router';
+import { AttemptLog } from './attemptLog';
+
+/** Every attempt this tab makes at `payments.create`, for the timeline. */
+export const attemptLog = new AttemptLog();
+
+/**
+ * The typed tRPC client. Each `payments.create` call carries one idempotency key on every attempt,
+ * and network failures, 409 IN_PROGRESS and 5xx answers are retried with backoff and jitter.
+ */
+export const trpcClient = createIdempotentClient<AppRouter>({
+  url: '/trpc',
+  transformer: superjson,
+  idempotency: {
+    filter: (op) => op.path === 'payments.create',
+    onAttempt: attemptLog.record,
+  },
+});
+
+/** React bindings: `useTRPC()` gives typed query and mutation options for TanStack Query. */
+export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
