@@ -7,14 +7,17 @@ import {
 } from '@trpc-idempotency/protocol';
 
 /** A TRPCClientError that the server's idempotency layer sent, narrowed to one code. */
-export type IdempotencyClientError<TCode extends IdempotencyErrorCode = IdempotencyErrorCode> =
-  TRPCClientError<AnyRouter> & {
-    readonly data: Record<string, unknown> & {
-      code: string;
-      httpStatus: number;
-      idempotency: IdempotencyErrorData & { code: TCode };
-    };
+export type IdempotencyClientError<TCode extends IdempotencyErrorCode = IdempotencyErrorCode> = Omit<
+  TRPCClientError<AnyRouter>,
+  'data'
+> & {
+  readonly data: {
+    code: string;
+    httpStatus: number;
+    idempotency: IdempotencyErrorData & { code: TCode };
+    [field: string]: unknown;
   };
+};
 
 /**
  * Tells whether an error is one of the idempotency layer's own answers (PROTOCOL.md §3), optionally of
