@@ -1,6 +1,7 @@
 import {
   backoffDelay,
   classifyFailure,
+  createIdempotentClient,
   DEFAULT_RETRY_SETTINGS,
   idempotencyLink,
   parseRetryAfter,
@@ -118,5 +119,19 @@ describe('options are checked at construction', () => {
     });
     expect(() => idempotencyLink()).not.toThrow();
     expect(() => idempotencyLink({ attemptTimeoutMs: Number.POSITIVE_INFINITY })).not.toThrow();
+  });
+});
+
+describe('createIdempotentClient checks its options', () => {
+  it.each([
+    [{ url: 42 }, /"url"/],
+    [{ url: 'http://x', fetch: 'fetch' }, /"fetch"/],
+    [{ url: 'http://x', headers: 'x-user: ann' }, /"headers"/],
+    [{ url: 'http://x', keyedLink: {} }, /"keyedLink"/],
+    [{ url: 'http://x', before: () => {} }, /"before"/],
+    [{ url: 'http://x', idempotency: { attempts: -1 } }, /"attempts"/],
+    [{ url: 'http://x', idempotency: { key: 'derive' } }, /"user"/],
+  ])('%j is refused with a TypeError naming it', (options, message) => {
+    expect(() => createIdempotentClient(options as never)).toThrow(message);
   });
 });

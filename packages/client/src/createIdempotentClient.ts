@@ -65,6 +65,17 @@ export function createIdempotentClient<TRouter extends AnyRouter>(
   if (headers !== undefined && (headers === null || (typeof headers !== 'object' && typeof headers !== 'function'))) {
     throw new TypeError('createIdempotentClient: option "headers" must be an object or a function.');
   }
+  for (const name of ['keyedLink', 'unkeyedLink'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw new TypeError(`createIdempotentClient: option "${name}" must be a tRPC link.`);
+    }
+  }
+  if (options.before !== undefined && !Array.isArray(options.before)) {
+    throw new TypeError('createIdempotentClient: option "before" must be an array of tRPC links.');
+  }
+  if (options.idempotency !== undefined && (typeof options.idempotency !== 'object' || options.idempotency === null)) {
+    throw new TypeError('createIdempotentClient: option "idempotency" must be an object.');
+  }
   const transformer = (options as { transformer?: any }).transformer;
   const probe = createResponseProbe();
   const userHeaders = async (opList: readonly Operation[]): Promise<Record<string, string | string[] | undefined>> => {
