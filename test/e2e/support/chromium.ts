@@ -1,0 +1,44 @@
+import { existsSync } from 'node:fs';
+import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+
+/** Debian's Chromium, or the one CHROMIUM_PATH names. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Whether the browser tests can run here. */
+export const hasChromium = existsSync(CHROMIUM_PATH);
+
+/** What a developer without Chromium is told. */
+export const MISSING_CHROMIUM = `Chromium was not found at ${CHROMIUM_PATH}, so the browser test is skipped. Install it: apt-get install -y chromium (or set CHROMIUM_PATH).`;
+
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** A headless Chromium and one browser context in it: the tabs of one customer, sharing localStorage. */
+export interface ChromiumSession {
+  browser: Browser;
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** Launches Debian's Chromium through playwright-core; playwright gives it a fresh, temporary profile. */
+export async function launchChromium(): Promise<ChromiumSession> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ARGS, timeout: 30_000 });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  return {
+    browser,
+    context,
+    close: async () => {
+      await context.close();
+      await browser.close();
+    },
+  };
+}
