@@ -1,0 +1,64 @@
+import type { Scenario } from './scenarios';
+import type { ScenarioResult } from './serverBench';
+import { median } from './stats';
+
+/** One scenario at one connection count, over all rounds of the run. */
+export interface ScenarioSummary {
+  scenario: Scenario;
+  connections: number;
+  rounds: number;
+  /** Medians over the rounds. */
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Median over the rounds of this round's req/s divided by the plain mutation's in the same round. */
+  ratioToPlain: number;
+  /** Median over the rounds of this round's p50 minus the plain mutation's p50 in the same round. */
+  addedP50Ms: number;
+  /** All top-level calls over all requests the server handled in the measured windows. */
+  redisCallsPerRequest: number;
+  insideScriptCallsPerRequest: number;
+  problems: string[];
+}
+
+/**
+ * Folds the rounds into one figure per scenario. Rounds interleave the scenarios, so a slow spell
+ * of the shared machine hits every scenario of a round alike, and each ratio compares runs that
+ * were measured one right after the other.
+ */
+export function summarise(rounds: ScenarioResult[][]): ScenarioSummary[] {
+  const groups = new Map<string, ScenarioResult[]>();
+  const plainOf = new Map<string, ScenarioResult>();
+  rounds.forEach((round, r) => {
+    for (const result of round) {
+      const id = `${result.scenario.id}@${result.connections}`;
+      groups.set(id, [...(groups.get(id) ?? []), result]);
+      if (result.scenario.id === 'plain') plainOf.set(`${r}@${result.connections}`, result);
+    }
+  });
+  const roundOf = new Map<ScenarioResult, number>();
+  rounds.forEach((round, r) => {
+    for (const result of round) roundOf.set(result, r);
+  });
+  return [...groups.values()].map((results) => {
+    const first = results[0]!;
+    const paired = results
+      .map((result) => ({ result, plain: plainOf.get(`${roundOf.get(result)}@${result.connections}`) }))
+      .filter((pair): pair is { result: ScenarioResult; plain: ScenarioResult } => pair.plain !== undefined);
+    const served = results.reduce((sum, result) => sum + result.served, 0);
+    return {
+      scenario: first.scenario,
+      connections: first.connections,
+      rounds: results.length,
+      rps: median(results.map((result) => result.rps)),
+      p50Ms: median(results.map((result) => result.p50Ms)),
+      p99Ms: median(results.map((result) => result.p99Ms)),
+      ratioToPlain: median(paired.map(({ result, plain }) => result.rps / plain.rps)),
+      addedP50Ms: median(paired.map(({ result, plain }) => result.p50Ms - plain.p50Ms)),
+      redisCallsPerRequest: results.reduce((sum, result) => sum + result.redisCalls, 0) / served,
+      insideScriptCallsPerRequest:
+        results.reduce((sum, result) => sum + result.insideScriptCallsPerRequest * result.served, 0) / served,
+      problems: results.flatMap((result, i) => result.problems.map((problem) => `round ${i + 1}: ${problem}`)),
+    };
+  });
+}

@@ -1,0 +1,104 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { summarise } from './aggregate';
+import { clientTables, type DeriveResult, type LinkOverhead, measureDerive, measureLinkOverhead } from './clientCosts';
+import { readOptions } from './options';
+import { summariseProfile } from './profileSummary';
+import { setUpRedis } from './redisSetup';
+import { serverTable, serverTargets, targetTable } from './report';
+import { CONNECTIONS, SCENARIOS } from './scenarios';
+import { runScenario, type ScenarioResult } from './serverBench';
+import { startServer } from './serverHandle';
+import { compareStores, type StoreSummary, storeTable, storeTargets } from './storeBench';
+
+const options = readOptions(process.argv.slice(2));
+const startedAt = performance.now();
+const problems: string[] = [];
+const redis = await setUpRedis({ cluster: true });
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, Redis ${redis.version} (${redis.source})`;
+console.log(`trpc-idempotency bench (${options.quick ? 'quick' : 'full'}) on ${machine}`);
+const redisUrls = [redis.url, ...(redis.clusterNodes ?? []).map((node) => `redis://${node.host}:${node.port}`)];
+
+const rounds: ScenarioResult[][] = [];
+let stores: StoreSummary[] = [];
+let derive: DeriveResult[] = [];
+let link: LinkOverhead | undefined;
+const cpuProfileDir = options.profile ? mkdtempSync(join(tmpdir(), 'trpc-idem-bench-prof-')) : undefined;
+try {
+  const server = await startServer({ redisUrl: redis.url, clusterNodes: redis.clusterNodes, cpuProfileDir });
+  try {
+    for (let round = 1; round <= options.rounds; round++) {
+      const results: ScenarioResult[] = [];
+      rounds.push(results);
+      for (const connections of CONNECTIONS) {
+        for (const scenario of SCENARIOS) {
+          if (options.only.length > 0 && !options.only.includes(scenario.id)) continue;
+          if (options.profile && (scenario.id !== 'redis-fresh' || connections !== 64)) continue;
+          if (scenario.needsCluster && !redis.clusterNodes) {
+            console.log(`skipped ${scenario.id}: no redis-server binary to build a cluster`);
+            continue;
+          }
+          const result = await runScenario(server, redisUrls, scenario, connections, options);
+          results.push(result);
+          console.log(
+            `round ${round}/${options.rounds} ${scenario.id} @${connections}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
+              `${result.redisCallsPerRequest.toFixed(2)} redis calls/req${result.problems.length ? ` PROBLEMS: ${result.problems.join('; ')}` : ''}`,
+          );
+          for (const problem of result.problems) problems.push(`${scenario.id} @${connections}: ${problem}`);
+        }
+      }
+    }
+    if (!options.skipClient) {
+      derive = await measureDerive(options.quick ? 0.2 : 2);
+      link = await measureLinkOverhead(server.url, options.quick ? 2 : 10, options.quick ? 100 : 300);
+    }
+  } finally {
+    await server.stop();
+  }
+  if (!options.skipStores) {
+    stores = await compareStores(redis.url, {
+      rounds: options.rounds,
+      concurrencies: options.quick ? [64] : [1, 64],
+      warmupSec: options.quick ? 0.3 : 1,
+      durationSec: options.quick ? 0.7 : 3,
+    });
+    for (const store of stores) for (const problem of store.problems) problems.push(`${store.name}: ${problem}`);
+  }
+} finally {
+  await redis.stop();
+}
+
+if (cpuProfileDir) {
+  console.log(`\n## CPU profile of the server process (RedisStore fresh, 64 connections)\n`);
+  console.log(summariseProfile(cpuProfileDir));
+  console.log(`\nRaw profile: ${cpuProfileDir} (open it in Chrome DevTools > Performance).`);
+}
+
+console.log(
+  `\n## Server scenarios (${options.rounds} round(s); each run: warm-up ${options.warmupSec} s, measured ${options.durationSec} s; medians over rounds)\n`,
+);
+const summaries = summarise(rounds);
+console.log(serverTable(summaries));
+const targets = [...serverTargets(summaries), ...storeTargets(stores)];
+if (stores.length > 0) {
+  console.log('\n## Store cycle: claim + complete on a fresh key, same Redis, same payload\n');
+  console.log(storeTable(stores));
+}
+if (derive.length > 0) {
+  console.log("\n## Client costs: key: 'derive', and the link against a plain httpLink\n");
+  console.log(clientTables(derive, link));
+}
+console.log('\n## Targets\n');
+console.log(targetTable(targets));
+console.log(`\nMachine: ${machine}. Total time ${((performance.now() - startedAt) / 1000).toFixed(1)} s.`);
+if (options.json)
+  writeFileSync(
+    options.json,
+    JSON.stringify({ machine, options, summaries, rounds, stores, derive, link, targets }, null, 2),
+  );
+
+if (problems.length > 0) {
+  console.error(`\nbench: ${problems.length} scenario(s) misbehaved:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  process.exit(1);
+}

@@ -1,0 +1,57 @@
+import { parseArgs } from 'node:util';
+
+/** What one `npm run bench` invocation does. */
+export interface BenchOptions {
+  quick: boolean;
+  /** Run only these server scenario ids (all when empty). */
+  only: string[];
+  /** Profile the server process during the fresh RedisStore scenario at 64 connections, and nothing else. */
+  profile: boolean;
+  skipStores: boolean;
+  skipClient: boolean;
+  /** Write every figure as JSON here. */
+  json?: string;
+  /** How many times every scenario runs; the scenarios of one round run one after the other. */
+  rounds: number;
+  warmupSec: number;
+  durationSec: number;
+}
+
+const USAGE = `npm run bench -- [--quick] [--only redis-fresh,plain] [--profile] [--skip-stores] [--skip-client] [--json file]
+  --quick        smoke check: short runs, < 60 s; exits non-zero when a scenario misbehaves
+  --only ids     server scenarios to run: plain, memory-fresh, redis-fresh, redis-fresh-pipelined, redis-replay,
+                 cluster-fresh, redis-conflict
+  --profile      CPU-profile the server during RedisStore fresh at 64 connections and summarise the profile
+  REDIS_URL      use this Redis instead of starting a private redis-server (the cluster is always private)`;
+
+/** Reads the command line. */
+export function readOptions(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      'skip-stores': { type: 'boolean', default: false },
+      'skip-client': { type: 'boolean', default: false },
+      json: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  return {
+    quick,
+    only: values.only ? values.only.split(',').map((id) => id.trim()) : [],
+    profile: values.profile === true,
+    skipStores: values['skip-stores'] === true || values.profile === true,
+    skipClient: values['skip-client'] === true || values.profile === true,
+    json: values.json,
+    rounds: quick || values.profile ? 1 : 3,
+    warmupSec: quick ? 0.5 : 2,
+    durationSec: quick ? 1 : values.profile ? 10 : 5,
+  };
+}

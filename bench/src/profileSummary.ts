@@ -1,0 +1,73 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { markdownTable } from './table';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time per function and per package, from the `.cpuprofile` files that `--cpu-prof` wrote. */
+export function summariseProfile(dir: string, top = 20): string {
+  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no .cpuprofile in ${dir}`);
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => {
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  const total = [...selfUs.values()].reduce((sum, us) => sum + us, 0);
+  const byFunction = new Map<string, number>();
+  const byArea = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)!.callFrame;
+    const where = shortUrl(frame.url);
+    const name = `${frame.functionName || '(anonymous)'} ${where ? `${where}:${frame.lineNumber + 1}` : ''}`.trim();
+    byFunction.set(name, (byFunction.get(name) ?? 0) + us);
+    byArea.set(area(frame.url, frame.functionName), (byArea.get(area(frame.url, frame.functionName)) ?? 0) + us);
+  }
+  const rows = (map: Map<string, number>, limit: number) =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, limit)
+      .map(([name, us]) => [name, `${((100 * us) / total).toFixed(1)}%`, (us / 1000).toFixed(0)]);
+  return [
+    `Profile ${file}: ${(total / 1e6).toFixed(1)} s of samples.`,
+    '',
+    markdownTable(['area', 'self %', 'self ms'], rows(byArea, 12), ['l', 'r', 'r']),
+    '',
+    markdownTable(['function', 'self %', 'self ms'], rows(byFunction, top), ['l', 'r', 'r']),
+  ].join('\n');
+}
+
+function shortUrl(url: string): string {
+  const cut = url.replace(/^file:\/\//, '');
+  const nm = cut.lastIndexOf('node_modules/');
+  if (nm >= 0) return cut.slice(nm + 'node_modules/'.length);
+  const pkg = cut.indexOf('/packages/');
+  if (pkg >= 0) return cut.slice(pkg + 1);
+  const bench = cut.indexOf('/bench/');
+  if (bench >= 0) return cut.slice(bench + 1);
+  return cut;
+}
+
+/** Groups a frame into the part of the stack it belongs to. */
+function area(url: string, functionName: string): string {
+  if (!url) return functionName.startsWith('(') ? functionName : '(native / V8 builtins)';
+  if (url.startsWith('node:')) return `node core (${url.slice(5).split('/')[0]})`;
+  const short = shortUrl(url);
+  if (short.startsWith('packages/')) return `our SDK: ${short.split('/').slice(0, 2).join('/')}`;
+  if (short.startsWith('bench/')) return 'bench app';
+  const parts = short.split('/');
+  return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+}

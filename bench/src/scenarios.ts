@@ -1,0 +1,94 @@
+/** One server scenario: a procedure of the bench router, and what a correct run of it looks like. */
+export interface Scenario {
+  id:
+    | 'plain'
+    | 'memory-fresh'
+    | 'redis-fresh'
+    | 'redis-fresh-pipelined'
+    | 'redis-replay'
+    | 'cluster-fresh'
+    | 'redis-conflict';
+  label: string;
+  /** The procedure of the bench router (app.ts) that it calls. */
+  path: 'plain' | 'memory' | 'redis' | 'redisPipelined' | 'cluster' | 'conflict';
+  /** `fresh`: a new key per request; `replay`: one key completed beforehand; `conflict`: one key whose holder is still running. */
+  keys: 'none' | 'fresh' | 'replay' | 'conflict';
+  /** The HTTP status every measured request must get. */
+  status: 200 | 409;
+  /** Top-level Redis calls per request that a correct run makes. */
+  redisCallsPerRequest: number;
+  /** Handler runs per request that a correct run makes. */
+  handlerRunsPerRequest: 0 | 1;
+  needsCluster?: boolean;
+}
+
+/** Every server scenario, in the order they run. They share one router and one payload. */
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    id: 'plain',
+    label: 'plain tRPC mutation',
+    path: 'plain',
+    keys: 'none',
+    status: 200,
+    redisCallsPerRequest: 0,
+    handlerRunsPerRequest: 1,
+  },
+  {
+    id: 'memory-fresh',
+    label: 'MemoryStore, fresh key',
+    path: 'memory',
+    keys: 'fresh',
+    status: 200,
+    redisCallsPerRequest: 0,
+    handlerRunsPerRequest: 1,
+  },
+  {
+    id: 'redis-fresh',
+    label: 'RedisStore, fresh key',
+    path: 'redis',
+    keys: 'fresh',
+    status: 200,
+    redisCallsPerRequest: 2,
+    handlerRunsPerRequest: 1,
+  },
+  {
+    id: 'redis-fresh-pipelined',
+    label: 'RedisStore, fresh key, auto-pipelining client',
+    path: 'redisPipelined',
+    keys: 'fresh',
+    status: 200,
+    redisCallsPerRequest: 2,
+    handlerRunsPerRequest: 1,
+  },
+  {
+    id: 'redis-replay',
+    label: 'RedisStore, replay',
+    path: 'redis',
+    keys: 'replay',
+    status: 200,
+    redisCallsPerRequest: 1,
+    handlerRunsPerRequest: 0,
+  },
+  {
+    id: 'cluster-fresh',
+    label: 'RedisStore on Cluster, fresh key',
+    path: 'cluster',
+    keys: 'fresh',
+    status: 200,
+    redisCallsPerRequest: 2,
+    handlerRunsPerRequest: 1,
+    needsCluster: true,
+  },
+  {
+    id: 'redis-conflict',
+    label: 'RedisStore, duplicate in progress (409)',
+    path: 'conflict',
+    keys: 'conflict',
+    status: 409,
+    redisCallsPerRequest: 1,
+    handlerRunsPerRequest: 0,
+  },
+];
+
+/** Connection counts every scenario runs at. */
+export const CONNECTIONS = [1, 64] as const;

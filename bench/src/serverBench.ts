@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { commandDelta, settledCommandCounts } from './commandStats';
+import { type LoadResult, ORDER_BODY, runLoad } from './load';
+import type { Scenario } from './scenarios';
+import type { ServerHandle } from './serverHandle';
+
+/** Timing of each load run. */
+export interface Timing {
+  warmupSec: number;
+  durationSec: number;
+}
+
+/** One row of the server table. */
+export interface ScenarioResult extends LoadResult {
+  scenario: Scenario;
+  connections: number;
+  /** Requests the server counted in the measured window, finished or not when the window closed. */
+  served: number;
+  /** Top-level Redis calls in the window, all cluster masters summed. */
+  redisCalls: number;
+  /** Top-level Redis calls per request the server handled in the window. */
+  redisCallsPerRequest: number;
+  /** Calls Redis counted from inside scripts, per request (reported apart; not part of the figure above). */
+  insideScriptCallsPerRequest: number;
+  handlerRunsPerRequest: number;
+  /** What was wrong with the run; empty when it behaved as the scenario says it must. */
+  problems: string[];
+}
+
+/** Sends one mutation to the bench server, the way httpLink would. */
+async function post(url: string, path: string, key: string): Promise<number> {
+  const response = await fetch(`${url}/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-user': 'bench-user', 'idempotency-key': key },
+    body: ORDER_BODY,
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+async function waitFor(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Runs one scenario at one connection count: prepares its key, warms up, then measures a fixed
+ * duration while reading Redis command counts and the server's own request and handler counts.
+ */
+export async function runScenario(
+  server: ServerHandle,
+  redisUrls: string[],
+  scenario: Scenario,
+  connections: number,
+  timing: Timing,
+): Promise<ScenarioResult> {
+  const problems: string[] = [];
+  const fixedKey = `bench-${scenario.keys}-${randomUUID()}`;
+  let holder: Promise<number> | undefined;
+  if (scenario.keys === 'replay') {
+    const status = await post(server.url, scenario.path, fixedKey);
+    if (status !== 200) problems.push(`the first request of the replay key got ${status}`);
+  } else if (scenario.keys === 'conflict') {
+    holder = post(server.url, scenario.path, fixedKey);
+    await waitFor(async () => (await server.stats()).waiting > 0, 'the conflict holder to start');
+  }
+  const key = scenario.keys === 'fresh' ? 'fresh' : scenario.keys === 'none' ? 'none' : fixedKey;
+  const load = { url: server.url, path: scenario.path, connections, key };
+
+  await runLoad({ ...load, durationSec: timing.warmupSec });
+  const countsBefore = await settledCommandCounts(redisUrls);
+  const statsBefore = await server.stats();
+  const result = await runLoad({ ...load, durationSec: timing.durationSec });
+  const countsAfter = await settledCommandCounts(redisUrls);
+  const statsAfter = await server.stats();
+
+  if (holder) {
+    await server.openGate();
+    const status = await holder;
+    if (status !== 200) problems.push(`the conflict holder finished with ${status}`);
+  }
+
+  const served = statsAfter.requests - statsBefore.requests;
+  const calls = commandDelta(countsBefore, countsAfter);
+  const redisCallsPerRequest = served > 0 ? calls.topLevel / served : Number.NaN;
+  const handlerRunsPerRequest = served > 0 ? (statsAfter.runs - statsBefore.runs) / served : Number.NaN;
+
+  const unexpected = Object.entries(result.statuses).filter(([status]) => Number(status) !== scenario.status);
+  if (unexpected.length > 0) {
+    problems.push(`expected only HTTP ${scenario.status}, got ${unexpected.map(([s, n]) => `${n}× ${s}`).join(', ')}`);
+  }
+  if (result.errors > 0 || result.timeouts > 0) {
+    problems.push(`${result.errors} connection errors, ${result.timeouts} timeouts`);
+  }
+  if (result.requests === 0) problems.push('no request completed');
+  if (!(Math.abs(redisCallsPerRequest - scenario.redisCallsPerRequest) <= 0.01)) {
+    problems.push(
+      `expected ${scenario.redisCallsPerRequest} Redis calls per request, measured ${redisCallsPerRequest.toFixed(3)} ` +
+        `(${JSON.stringify(calls.byName)} over ${served} requests)`,
+    );
+  }
+  if (handlerRunsPerRequest !== scenario.handlerRunsPerRequest) {
+    problems.push(
+      `expected ${scenario.handlerRunsPerRequest} handler runs per request, measured ${handlerRunsPerRequest}`,
+    );
+  }
+  return {
+    ...result,
+    scenario,
+    connections,
+    served,
+    redisCalls: calls.topLevel,
+    redisCallsPerRequest,
+    insideScriptCallsPerRequest: served > 0 ? calls.insideScripts / served : Number.NaN,
+    handlerRunsPerRequest,
+    problems,
+  };
+}

@@ -1,0 +1,73 @@
+/*
+ * The server under load. It runs in its own process, apart from the load generator, so that the two
+ * do not share one event loop. The runner talks to it over the fork IPC channel (see serverHandle.ts).
+ */
+import type { AddressInfo } from 'node:net';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import { MemoryStore, RedisStore } from '@trpc-idempotency/server';
+import { Cluster, Redis } from 'ioredis';
+import { buildBenchRouter, createContext, newCounters, openGate } from './app';
+import type { ServerConfig, ServerReply, ServerRequest } from './serverMessages';
+
+const config = JSON.parse(process.env.BENCH_SERVER_CONFIG ?? '{}') as ServerConfig;
+const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+// The same Redis again through a client that sends the commands of one tick in one write.
+const pipelined = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableAutoPipelining: true });
+const cluster = config.clusterNodes
+  ? new Cluster(config.clusterNodes, { redisOptions: { maxRetriesPerRequest: 1 } })
+  : undefined;
+const counters = newCounters();
+let requests = 0;
+
+const router = buildBenchRouter(
+  {
+    memory: new MemoryStore(),
+    redis: new RedisStore({ redis, prefix: 'bench:' }),
+    redisPipelined: new RedisStore({ redis: pipelined, prefix: 'bench:' }),
+    cluster: cluster ? new RedisStore({ redis: cluster, prefix: 'bench:' }) : undefined,
+  },
+  counters,
+);
+const server = createHTTPServer({ router, createContext });
+server.on('request', () => {
+  requests++;
+});
+
+function send(message: ServerReply): void {
+  process.send?.(message);
+}
+
+process.on('message', (message: ServerRequest) => {
+  switch (message.type) {
+    case 'stats':
+      send({ type: 'stats', runs: counters.runs, requests, waiting: counters.gate.waiting });
+      break;
+    case 'openGate':
+      openGate(counters);
+      send({ type: 'gateOpened' });
+      break;
+    case 'exit':
+      server.closeAllConnections?.();
+      server.close();
+      redis.disconnect();
+      pipelined.disconnect();
+      cluster?.disconnect();
+      // A clean exit, so that --cpu-prof writes its profile.
+      setImmediate(() => process.exit(0));
+      break;
+  }
+});
+process.on('disconnect', () => process.exit(0));
+
+async function ready(client: Redis | Cluster): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve);
+    client.once('error', reject);
+  });
+}
+
+await Promise.all([ready(redis), ready(pipelined), cluster ? ready(cluster) : Promise.resolve()]);
+server.listen(0, '127.0.0.1', () => {
+  send({ type: 'ready', port: (server.address() as AddressInfo).port });
+});

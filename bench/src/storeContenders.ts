@@ -1,0 +1,140 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
+import { Idempotency } from '@node-idempotency/core';
+import { RedisStorageAdapter } from '@node-idempotency/storage-adapter-redis';
+import { createClient } from '@redis/client';
+import { canonicalJson } from '@trpc-idempotency/protocol';
+import { RedisStore } from '@trpc-idempotency/server';
+import { Redis } from 'ioredis';
+import superjson from 'superjson';
+import { ORDER_INPUT } from './load';
+
+/** The outcome every store keeps: the bench handler's answer, serialized with superjson. */
+export const STORED_PAYLOAD = superjson.serialize({
+  orderId: 1,
+  item: ORDER_INPUT.item,
+  qty: ORDER_INPUT.qty,
+  totalCents: ORDER_INPUT.qty * 1999,
+  createdAt: new Date(Date.UTC(2026, 0, 2, 3, 4, 5)),
+});
+
+/** A store opened on one Redis, able to run one claim-plus-complete cycle for a fresh key. */
+export interface OpenContender {
+  cycle(key: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A store under comparison. */
+export interface Contender {
+  name: string;
+  /** What its cycle does, in Redis terms, and what it guarantees. */
+  does: string;
+  open(redisUrl: string): Promise<OpenContender>;
+}
+
+const LEASE_MS = 30_000;
+const RETENTION_MS = 24 * 60 * 60 * 1000;
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Ours (with ioredis's default client, or with `enableAutoPipelining`, which node-redis does by
+ * default), doing what the middleware does around the store: name the record by hashing
+ * (namespace, scope, path, key), fingerprint the input, claim with a lease token, complete with the
+ * serialized outcome.
+ */
+function ours(autoPipelining: boolean): Contender {
+  return {
+    name: autoPipelining ? 'trpc-idempotency RedisStore, auto-pipelining ioredis' : 'trpc-idempotency RedisStore',
+    does: 'claim script (HMGET, TIME, HSET, PEXPIRE) + complete script (HMGET, HSET, HDEL, PEXPIRE)',
+    async open(redisUrl) {
+      const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableAutoPipelining: autoPipelining });
+      const store = new RedisStore({ redis, prefix: 'cmp:' });
+      const outcome = JSON.stringify({ ok: true, data: STORED_PAYLOAD, u: false });
+      return {
+        async cycle(key) {
+          const recordKey = `{${sha256Hex(canonicalJson(['default', 'scope:bench-user', 'orders.create', key]))}}`;
+          const fingerprint = sha256Hex(canonicalJson(superjson.serialize(ORDER_INPUT)));
+          const token = randomUUID();
+          const claim = await store.claim({
+            recordKey,
+            fingerprint,
+            token,
+            leaseMs: LEASE_MS,
+            retentionMs: RETENTION_MS,
+          });
+          if (claim.status !== 'claimed') throw new Error(`claim answered ${claim.status}`);
+          if (!(await store.complete({ recordKey, token, outcome, retentionMs: RETENTION_MS }))) {
+            throw new Error('complete was refused');
+          }
+        },
+        async close() {
+          redis.disconnect();
+        },
+      };
+    },
+  };
+}
+
+/** @node-idempotency/core over its node-redis adapter, through its request/response API. */
+const nodeIdempotency: Contender = {
+  name: '@node-idempotency/core + storage-adapter-redis',
+  does: 'SET NX PX (in progress, body hash) + SET PX (response)',
+  async open(redisUrl) {
+    const storage = new RedisStorageAdapter({ url: redisUrl });
+    await storage.connect();
+    const idempotency = new Idempotency(storage, { cacheTTLMS: RETENTION_MS, enforceIdempotency: true });
+    return {
+      async cycle(key) {
+        const request = {
+          headers: { 'idempotency-key': key },
+          path: '/orders.create',
+          method: 'POST',
+          body: ORDER_INPUT,
+        };
+        const cached = await idempotency.onRequest(request);
+        if (cached !== undefined) throw new Error('a fresh key was answered from the cache');
+        await idempotency.onResponse(request, { body: STORED_PAYLOAD });
+      },
+      close: () => storage.disconnect(),
+    };
+  },
+};
+
+/** @aws-lambda-powertools/idempotency's cache persistence layer over @redis/client. */
+const powertools: Contender = {
+  name: '@aws-lambda-powertools/idempotency (CachePersistenceLayer)',
+  does: 'SET NX EX (in progress, payload hash) + SET EX (response)',
+  async open(redisUrl) {
+    const client = await createClient({ url: redisUrl }).connect();
+    const persistence = new CachePersistenceLayer({ client });
+    persistence.configure({
+      config: new IdempotencyConfig({
+        eventKeyJmesPath: 'key',
+        payloadValidationJmesPath: 'input',
+        expiresAfterSeconds: RETENTION_MS / 1000,
+      }),
+      functionName: 'bench',
+    });
+    return {
+      async cycle(key) {
+        const data = { key, input: ORDER_INPUT };
+        // The remaining time plays the lease: the in-progress record blocks retries that long.
+        await persistence.saveInProgress(data, LEASE_MS);
+        await persistence.saveSuccess(data, STORED_PAYLOAD as unknown as Parameters<typeof persistence.saveSuccess>[1]);
+      },
+      async close() {
+        client.destroy();
+      },
+    };
+  },
+};
+
+/** Every store in the comparison, ours first. */
+export const CONTENDERS: readonly Contender[] = [ours(false), ours(true), nodeIdempotency, powertools];
+
+/** How many of {@link CONTENDERS} are ours; the rest are peers. */
+export const OURS_COUNT = 2;
