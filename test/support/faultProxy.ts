@@ -29,6 +29,8 @@ export interface SeenRequest {
   /** The procedure paths in the URL (several for a batch). */
   paths: string[];
   fault: Fault['kind'];
+  /** What became of the answer: sent, reset by the fault, or the client went away first. */
+  end?: 'sent' | 'reset' | 'client-gone';
 }
 
 /** A fault-injecting HTTP proxy in front of a test app. */
@@ -75,7 +77,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     };
     requests.push(seen);
     events.emit('request', seen);
-    const finish = () => {
+    const finish = (end: NonNullable<SeenRequest['end']>) => {
+      seen.end = end;
       done += 1;
       events.emit('done', seen);
     };
@@ -83,26 +86,26 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       if (fault.kind === 'answer') {
         res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
         res.end(fault.body ?? '');
-        finish();
+        finish('sent');
         return;
       }
       const answer = await forward(upstream, req, body);
       if (fault.kind === 'reset-after-forward') {
         req.socket.destroy();
-        finish();
+        finish('reset');
         return;
       }
       if (fault.kind === 'delay-response') await new Promise((resolve) => setTimeout(resolve, fault.ms));
       if (res.destroyed || req.socket.destroyed) {
-        finish();
+        finish('client-gone');
         return;
       }
       res.writeHead(answer.status, answer.headers);
       res.end(answer.body);
-      finish();
+      finish('sent');
     } catch {
       res.destroy();
-      finish();
+      finish('client-gone');
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
