@@ -36,6 +36,8 @@ describe('retry delays against a real server behind a fault proxy', () => {
       [3, 900, 503, 'server_error'],
     ]);
     expect(outcomesOf(rig.events, key).at(-1)).toBe('succeeded');
+    // The 503s came from the gateway: the 4th attempt was the first to reach the handler, so no replay.
+    expect(rig.events.filter((event) => event.key === key).at(-1)).toMatchObject({ attempt: 4, replayed: false });
     expect(rig.app.runsOf('ann', key)).toBe(1);
     expect(result.orderId).toBeGreaterThan(0);
   });

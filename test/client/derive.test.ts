@@ -1,7 +1,7 @@
 import { deriveIdempotencyKey } from '@trpc-idempotency/client';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ClientRig, startClientRig } from '../support/clientHarness.js';
+import { type ClientRig, recordingSchedule, startClientRig } from '../support/clientHarness.js';
 
 const at = new Date(Date.UTC(2026, 10, 22, 6, 0, 0));
 const derive = (user: string, input: unknown, path = 'orders.create') =>
@@ -64,21 +64,30 @@ describe("key: 'derive'", () => {
     expect(rig.app.runsOf('bob', bobKey)).toBe(1);
   });
 
-  it('two identical calls in flight together share one attempt sequence: one execution, one HTTP request', async () => {
-    const client = rig.client({ user: 'cat', idempotency: { key: 'derive', user: 'cat' } });
-    const input = { item: 'mug', sleepMs: 150 };
+  it('two identical calls in flight together share one attempt sequence: one execution, one series of requests', async () => {
+    const { schedule, planned } = recordingSchedule();
+    const client = rig.client({ user: 'cat', idempotency: { key: 'derive', user: 'cat', schedule } });
+    const input = { item: 'mug', sleepMs: 100 };
     const before = rig.proxy.requests.length;
+    // The first attempt's response is lost, so the shared sequence needs a second attempt.
+    rig.proxy.plan({ kind: 'reset-after-forward' });
 
     const [one, two] = await Promise.all([
       client.orders.create.mutate(input),
-      client.orders.create.mutate({ sleepMs: 150, item: 'mug' }),
+      client.orders.create.mutate({ sleepMs: 100, item: 'mug' }),
     ]);
 
     const key = await derive('cat', input);
-    expect(rig.proxy.requests.slice(before).map((request) => request.key)).toEqual([key]);
+    expect(rig.proxy.requests.slice(before).map((request) => [request.key, request.fault])).toEqual([
+      [key, 'reset-after-forward'],
+      [key, 'pass'],
+    ]);
+    expect(planned).toHaveLength(1);
     expect(rig.app.runsOf('cat', key)).toBe(1);
     expect(one).toEqual(two);
     expect(rig.events.filter((event) => event.key === key).map((event) => event.outcome)).toEqual([
+      'started',
+      'retrying',
       'started',
       'succeeded',
     ]);

@@ -65,4 +65,31 @@ describe('one key per intent, seen at the server', () => {
     const keyed = await client.optional.create.mutate({ item: 'note' });
     expect(keyed).toEqual({ item: 'note', keyed: true });
   });
+
+  it('a filter narrows which mutations get a key; the others are sent unkeyed and batched', async () => {
+    const client = rig.client({ idempotency: { filter: (op) => op.path !== 'optional.create' } });
+    const before = rig.proxy.requests.length;
+
+    const [unkeyed, order] = await Promise.all([
+      client.optional.create.mutate({ item: 'memo' }),
+      client.orders.create.mutate({ item: 'memo' }),
+    ]);
+
+    expect(unkeyed).toEqual({ item: 'memo', keyed: false });
+    expect(order.orderId).toBeGreaterThan(0);
+    const seen = rig.proxy.requests.slice(before);
+    expect(seen.find((request) => request.paths.includes('optional.create'))).toMatchObject({ key: undefined });
+    expect(seen.find((request) => request.paths.includes('orders.create'))!.key).toBeDefined();
+  });
+
+  it('an onAttempt hook that throws never changes the outcome', async () => {
+    const client = rig.client({
+      idempotency: {
+        onAttempt: () => {
+          throw new Error('logging is down');
+        },
+      },
+    });
+    await expect(client.orders.create.mutate({ item: 'robust' })).resolves.toMatchObject({ fence: 1 });
+  });
 });
