@@ -10,6 +10,8 @@ import { buildExample, type ExampleProcess, ROOT_DIR, startExampleProcess } from
 
 const SCREENSHOT = `${ROOT_DIR}test-output/example-react-node.png`;
 const WAIT = { timeout: 20_000 };
+/** Generous: the whole suite shares two cores with every other test file. */
+const TEST_TIMEOUT_MS = 60_000;
 
 const onCI = process.env.CI === 'true';
 if (!hasChromium && !onCI) console.warn(MISSING_CHROMIUM);
@@ -60,67 +62,82 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
     await server?.stop();
   });
 
-  it('makes one payment from a double click while every fresh answer is dropped after the commit', async () => {
-    await page.getByTestId('chaos-drop').click();
-    await expect.poll(() => page.getByTestId('chaos-drop').isChecked(), WAIT).toBe(true);
-    const key = await intentKey(page);
-    expect(key).toMatch(/^[0-9a-f-]{36}$/);
+  it(
+    'makes one payment from a double click while every fresh answer is dropped after the commit',
+    async () => {
+      await page.getByTestId('chaos-drop').click();
+      await expect.poll(() => page.getByTestId('chaos-drop').isChecked(), WAIT).toBe(true);
+      const key = await intentKey(page);
+      expect(key).toMatch(/^[0-9a-f-]{36}$/);
 
-    await page.getByTestId('pay').dblclick();
-    await settled(page);
+      await page.getByTestId('pay').dblclick();
+      await settled(page);
 
-    await expect.poll(() => ledgerKeys(page), WAIT).toEqual([key]);
-    expect((await serverPayments(server.url)).map((payment) => payment.key)).toEqual([key]);
-    const attempts = page.locator('[data-testid="attempt"]:not([data-outcome="started"])');
-    const attemptKeys = await attempts.evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key')));
-    expect(attemptKeys.length).toBeGreaterThanOrEqual(2);
-    expect(new Set(attemptKeys)).toEqual(new Set([key]));
-    // The first answer was cut off, so the page's answer is the replay of the stored outcome.
-    expect(await page.locator('[data-testid="attempt"][data-outcome="retrying"]').count()).toBeGreaterThanOrEqual(1);
-    await page.getByTestId('answer-replayed').waitFor(WAIT);
-    // A success starts a new intent.
-    expect(await intentKey(page)).not.toBe(key);
-  });
+      await expect.poll(() => ledgerKeys(page), WAIT).toEqual([key]);
+      expect((await serverPayments(server.url)).map((payment) => payment.key)).toEqual([key]);
+      const attempts = page.locator('[data-testid="attempt"]:not([data-outcome="started"])');
+      const attemptKeys = await attempts.evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key')));
+      expect(attemptKeys.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(attemptKeys)).toEqual(new Set([key]));
+      // The first answer was cut off, so the page's answer is the replay of the stored outcome.
+      expect(await page.locator('[data-testid="attempt"][data-outcome="retrying"]').count()).toBeGreaterThanOrEqual(1);
+      await page.getByTestId('answer-replayed').waitFor(WAIT);
+      // A success starts a new intent.
+      expect(await intentKey(page)).not.toBe(key);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('makes one payment when two tabs pay the same intent at once', async () => {
-    const before = await serverPayments(server.url);
-    const tabs = [await chromium.context.newPage(), await chromium.context.newPage()];
-    await Promise.all(tabs.map((tab) => tab.goto(server.url)));
-    const [keyA, keyB] = await Promise.all(tabs.map(intentKey));
-    // The intent's key lives in localStorage, so both tabs hold the same one.
-    expect(keyA).toBeTruthy();
-    expect(keyB).toBe(keyA);
+  it(
+    'makes one payment when two tabs pay the same intent at once',
+    async () => {
+      const before = await serverPayments(server.url);
+      const tabs = [await chromium.context.newPage(), await chromium.context.newPage()];
+      await Promise.all(tabs.map((tab) => tab.goto(server.url)));
+      const [keyA, keyB] = await Promise.all(tabs.map(intentKey));
+      // The intent's key lives in localStorage, so both tabs hold the same one.
+      expect(keyA).toBeTruthy();
+      expect(keyB).toBe(keyA);
 
-    await Promise.all(tabs.map((tab) => tab.getByTestId('pay').click()));
-    await Promise.all(tabs.map(settled));
+      await Promise.all(tabs.map((tab) => tab.getByTestId('pay').click()));
+      await Promise.all(tabs.map(settled));
 
-    const after = await serverPayments(server.url);
-    expect(after).toHaveLength(before.length + 1);
-    expect(after.filter((payment) => payment.key === keyA)).toHaveLength(1);
-    for (const tab of tabs) {
-      await expect.poll(() => ledgerKeys(tab).then((keys) => keys.filter((k) => k === keyA)), WAIT).toEqual([keyA]);
-      const answer = await tab.getByTestId('answer').getAttribute('data-payment-id');
-      expect(answer).toBe(after.find((payment) => payment.key === keyA)!.id);
-      await tab.close();
-    }
-  });
+      const after = await serverPayments(server.url);
+      expect(after).toHaveLength(before.length + 1);
+      expect(after.filter((payment) => payment.key === keyA)).toHaveLength(1);
+      for (const tab of tabs) {
+        await expect.poll(() => ledgerKeys(tab).then((keys) => keys.filter((k) => k === keyA)), WAIT).toEqual([keyA]);
+        const answer = await tab.getByTestId('answer').getAttribute('data-payment-id');
+        expect(answer).toBe(after.find((payment) => payment.key === keyA)!.id);
+        await tab.close();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('shows a payment made with curl through the tRPC HTTP API in the ledger', async () => {
-    await page.getByTestId('chaos-drop').click();
-    await expect.poll(() => page.getByTestId('chaos-drop').isChecked(), WAIT).toBe(false);
-    const key = `curl-${randomUUID()}`;
-    // What the README's curl command sends.
-    const response = await fetch(`${server.url}/trpc/payments.create`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'Idempotency-Key': key },
-      body: JSON.stringify({ json: { amount: 1250, currency: 'USD', note: 'paid with curl' } }),
-    });
-    expect(response.status).toBe(200);
-    await page.locator(`[data-testid="ledger-row"][data-key="${key}"]`).waitFor(WAIT);
-    expect(await ledgerKeys(page)).toHaveLength(3);
+  it(
+    'shows a payment made with curl through the tRPC HTTP API in the ledger',
+    async () => {
+      await page.getByTestId('chaos-drop').click();
+      await expect.poll(() => page.getByTestId('chaos-drop').isChecked(), WAIT).toBe(false);
+      const key = `curl-${randomUUID()}`;
+      // What the README's curl command sends.
+      const response = await fetch(`${server.url}/trpc/payments.create`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'Idempotency-Key': key },
+        body: JSON.stringify({ json: { amount: 1250, currency: 'USD', note: 'paid with curl' } }),
+      });
+      expect(response.status).toBe(200);
+      await page.locator(`[data-testid="ledger-row"][data-key="${key}"]`).waitFor(WAIT);
+      expect(await ledgerKeys(page)).toHaveLength(3);
 
-    mkdirSync(`${ROOT_DIR}test-output`, { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
-    if (process.env.UPDATE_SCREENSHOT === '1') copyFileSync(SCREENSHOT, `${ROOT_DIR}docs/screenshot.png`);
-  });
+      // The README's picture: the faults back on, the attempts of the double click, the whole ledger.
+      await page.getByTestId('chaos-drop').click();
+      await expect.poll(() => page.getByTestId('chaos-drop').isChecked(), WAIT).toBe(true);
+      mkdirSync(`${ROOT_DIR}test-output`, { recursive: true });
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      if (process.env.UPDATE_SCREENSHOT === '1') copyFileSync(SCREENSHOT, `${ROOT_DIR}docs/screenshot.png`);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
