@@ -151,12 +151,19 @@ export function resolveRetrySettings(
   return settings;
 }
 
+// A transformer is `{ serialize, deserialize }` (superjson's default export is a class with static methods)
+// or `{ input, output }`.
 function isTransformer(value: unknown): boolean {
-  const hasSerialize = (part: unknown) =>
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false;
+  return canSerialize(value) || canSerialize((value as { input?: unknown }).input);
+}
+
+function canSerialize(part: unknown): boolean {
+  return (
     (typeof part === 'object' || typeof part === 'function') &&
     part !== null &&
-    typeof (part as { serialize?: unknown }).serialize === 'function';
-  return hasSerialize(value) || (hasSerialize((value as { input?: unknown })?.input) && value !== null);
+    typeof (part as { serialize?: unknown }).serialize === 'function'
+  );
 }
 
 function checkDelay(value: unknown, name: string): number {
