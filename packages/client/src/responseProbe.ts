@@ -18,7 +18,9 @@ export interface ObservedResponse {
 export interface ResponseProbe {
   /** Wraps a fetch (or the global one) so that responses to keyed requests are recorded. */
   wrap(fetch: FetchLike | undefined): FetchLike;
-  /** Forgets what was seen for a key, before its next attempt and after its last. */
+  /** Starts watching a key for its next attempt, forgetting what an earlier attempt saw. */
+  watch(key: string): void;
+  /** Stops watching a key, after its last attempt. Keys nobody watches are never recorded. */
   forget(key: string): void;
   /** What the last response for a key was, if one arrived. */
   read(key: string): ObservedResponse | undefined;
@@ -26,18 +28,22 @@ export interface ResponseProbe {
 
 /** Makes a {@link ResponseProbe} for one client. */
 export function createResponseProbe(): ResponseProbe {
-  const seen = new Map<string, ObservedResponse>();
+  const seen = new Map<string, ObservedResponse | undefined>();
   return {
     wrap(fetchImpl) {
       return async (input, init) => {
         const doFetch: FetchLike = fetchImpl ?? ((...args) => globalThis.fetch(...args));
         const response = await doFetch(input, init);
         const key = readKeyHeader(init?.headers);
-        if (key !== undefined && typeof response?.status === 'number' && typeof response?.headers?.get === 'function') {
+        const watched = key !== undefined && seen.has(key);
+        if (watched && typeof response?.status === 'number' && typeof response?.headers?.get === 'function') {
           seen.set(key, { status: response.status, headers: response.headers });
         }
         return response;
       };
+    },
+    watch: (key) => {
+      seen.set(key, undefined);
     },
     forget: (key) => {
       seen.delete(key);

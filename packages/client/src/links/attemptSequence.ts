@@ -153,7 +153,7 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
       endAttempt = undefined;
     };
     endAttempt = finish;
-    args.probe?.forget(key);
+    args.probe?.watch(key);
     report({ outcome: 'started', delayMs: 0 });
 
     let envelope: Envelope | undefined;
