@@ -87,6 +87,20 @@ describe('which answers are retried', () => {
     expect(rig.app.runsOf('ann', key)).toBe(3);
   });
 
+  it('rejects bad per-call settings before sending anything, naming them', async () => {
+    const client = rig.client();
+    const before = rig.proxy.requests.length;
+
+    const error = await client.orders.create
+      .mutate({ item: 'x' }, { context: { idempotency: { attempts: 0 } } })
+      .catch((caught: unknown) => caught);
+
+    expect(error).toMatchObject({ name: 'TRPCClientError', message: expect.stringContaining('context.idempotency') });
+    expect((error as Error).message).toContain('"attempts"');
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+    expect(rig.proxy.requests.length).toBe(before);
+  });
+
   it('rejects a bad caller key before sending anything', async () => {
     const client = rig.client();
     const before = rig.proxy.requests.length;
