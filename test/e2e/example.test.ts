@@ -106,6 +106,7 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
       expect(after).toHaveLength(before.length + 1);
       expect(after.filter((payment) => payment.key === keyA)).toHaveLength(1);
       for (const tab of tabs) {
+        expect(await tab.getByTestId('answer-error').count()).toBe(0);
         await expect.poll(() => ledgerKeys(tab).then((keys) => keys.filter((k) => k === keyA)), WAIT).toEqual([keyA]);
         const answer = await tab.getByTestId('answer').getAttribute('data-payment-id');
         expect(answer).toBe(after.find((payment) => payment.key === keyA)!.id);

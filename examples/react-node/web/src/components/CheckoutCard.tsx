@@ -7,10 +7,10 @@ import type { AppRouter } from '../../../server/src/router';
 import { formatMoney, parseAmount, shortKey } from '../money';
 import { attemptLog, useTRPC, useTRPCClient } from '../trpc';
 
-const CURRENCIES = ['EUR', 'USD', 'GBP'] as const;
-type Currency = (typeof CURRENCIES)[number];
-
 type PaymentInput = inferRouterInputs<AppRouter>['payments']['create'];
+type Currency = PaymentInput['currency'];
+
+const CURRENCIES = ['EUR', 'USD', 'GBP'] as const satisfies readonly Currency[];
 
 type Answer =
   | { kind: 'paid'; id: string; amount: number; currency: string; replayed: boolean }
