@@ -1,4 +1,7 @@
+import { createIdempotentClient } from '@trpc-idempotency/client';
+import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestRouter } from '../support/app.js';
 import { type ClientRig, startClientRig } from '../support/clientHarness.js';
 
 describe('batching', () => {
@@ -59,5 +62,33 @@ describe('batching', () => {
     const seen = rig.proxy.requests.slice(before);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ method: 'POST', batched: true, key: undefined });
+  });
+
+  it('sends both kinds of request through the fetch and headers it was given', async () => {
+    const calls: Array<{ url: string; user: string | undefined; key: string | undefined }> = [];
+    const client = createIdempotentClient<TestRouter>({
+      url: rig.proxy.url,
+      transformer: superjson,
+      headers: ({ opList }) => ({ 'x-user': opList.length > 1 ? 'batcher' : 'single' }),
+      fetch: (url, init) => {
+        const headers = new Headers(init?.headers);
+        calls.push({
+          url: String(url),
+          user: headers.get('x-user') ?? undefined,
+          key: headers.get('idempotency-key') ?? undefined,
+        });
+        return fetch(url, init);
+      },
+    });
+
+    await Promise.all([client.orders.list.query(), client.orders.list.query()]);
+    const order = await client.orders.create.mutate({ item: 'fetched' });
+
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).toMatchObject({ user: 'batcher', key: undefined });
+    expect(calls[0]!.url).toContain('batch=1');
+    expect(calls[1]).toMatchObject({ user: 'single', key: expect.any(String) });
+    expect(rig.app.runsOf('single', calls[1]!.key!)).toBe(1);
+    expect(order.user).toBe('single');
   });
 });
