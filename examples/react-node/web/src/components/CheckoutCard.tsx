@@ -40,7 +40,13 @@ export function CheckoutCard() {
       const replayed = attemptLog.lastSuccessReplayed(payment.key);
       setAnswer({ kind: 'paid', id: payment.id, amount: payment.amount, currency: payment.currency, replayed });
     },
-    onError: (error) => setAnswer({ kind: 'failed', message: explain(error) }),
+    // A duplicate click that gave up on 409 IN_PROGRESS says nothing once the intent is paid.
+    onError: (error) =>
+      setAnswer((shown) =>
+        shown?.kind === 'paid' && isIdempotencyError(error, 'IN_PROGRESS')
+          ? shown
+          : { kind: 'failed', message: explain(error) },
+      ),
     onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.payments.list.queryKey() }),
   });
 
