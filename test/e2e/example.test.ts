@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ChromiumSession, hasChromium, launchChromium, MISSING_CHROMIUM } from './support/chromium.js';
 import { buildExample, type ExampleProcess, ROOT_DIR, startExampleProcess } from './support/exampleProcess.js';
 
@@ -49,13 +49,26 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
   let server: ExampleProcess;
   let chromium: ChromiumSession;
   let page: Page;
+  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     await buildExample();
-    [server, chromium] = await Promise.all([startExampleProcess(), launchChromium()]);
+    const [started, launched] = await Promise.allSettled([startExampleProcess(), launchChromium()]);
+    // Keep whichever came up, so afterAll stops it even when the other failed.
+    if (started.status === 'fulfilled') server = started.value;
+    if (launched.status === 'fulfilled') chromium = launched.value;
+    if (started.status === 'rejected') throw started.reason;
+    if (launched.status === 'rejected') throw launched.reason;
+    // Uncaught errors in any tab fail the test that was running.
+    chromium.context.on('page', (tab) => tab.on('pageerror', (error) => pageErrors.push(error.message)));
     page = await chromium.context.newPage();
     await page.goto(server.url);
   }, 120_000);
+
+  afterEach(() => {
+    const errors = pageErrors.splice(0);
+    expect(errors).toEqual([]);
+  });
 
   afterAll(async () => {
     await chromium?.close();
