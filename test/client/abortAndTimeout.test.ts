@@ -68,9 +68,9 @@ describe('caller aborts and attempt timeouts', () => {
 
   it('retries an attempt that timed out, with the same key, and gets the result the server stored', async () => {
     const { schedule } = recordingSchedule();
-    const client = rig.client({ idempotency: { schedule, attemptTimeoutMs: 150 } });
+    const client = rig.client({ idempotency: { schedule, attemptTimeoutMs: 800 } });
     // The server commits at once; the proxy holds its answer past the client's attempt timeout.
-    rig.proxy.plan({ kind: 'delay-response', ms: 1500 });
+    rig.proxy.plan({ kind: 'delay-response', ms: 4000 });
 
     const result = await client.orders.create.mutate({ item: 'clock' });
 
