@@ -1,4 +1,5 @@
-import { createIdempotentClient } from '@trpc-idempotency/client';
+import { httpLink } from '@trpc/client';
+import { createIdempotentClient, idempotencyHeaders } from '@trpc-idempotency/client';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestRouter } from '../support/app.js';
@@ -90,5 +91,29 @@ describe('batching', () => {
     expect(calls[1]).toMatchObject({ user: 'single', key: expect.any(String) });
     expect(rig.app.runsOf('single', calls[1]!.key!)).toBe(1);
     expect(order.user).toBe('single');
+  });
+
+  it('lets the keyed link be replaced; the replacement sends the key with idempotencyHeaders', async () => {
+    const sent: string[] = [];
+    const client = createIdempotentClient<TestRouter>({
+      url: rig.proxy.url,
+      transformer: superjson,
+      keyedLink: httpLink({
+        url: rig.proxy.url,
+        transformer: superjson,
+        headers: ({ op }) => {
+          sent.push(op.context.idempotencyKey ?? '(none)');
+          return { ...idempotencyHeaders(op), 'x-user': 'custom' };
+        },
+      }),
+      idempotency: { attempts: 1 },
+    });
+
+    const order = await client.orders.create.mutate({ item: 'custom' });
+
+    expect(order.user).toBe('custom');
+    expect(sent).toHaveLength(1);
+    expect(rig.proxy.requests.at(-1)!.key).toBe(sent[0]);
+    expect(rig.app.runsOf('custom', sent[0]!)).toBe(1);
   });
 });
