@@ -59,6 +59,18 @@ describe.each(backends())('stored outcomes on $name', (backend) => {
     expect(app.runsOf('ann', key)).toBe(1);
   });
 
+  it('sees the same input written with a shared Date or with two equal Dates as one input, not a mismatch', async () => {
+    const key = newKey();
+    const headers = { 'idempotency-key': key, 'x-user': 'ann' };
+    const at = new Date('2026-05-06T07:08:09.010Z');
+    const shared = await postMutation(app.url, 'orders.create', { item: 'lamp', at, also: at }, headers);
+    const copied = await postMutation(app.url, 'orders.create', { item: 'lamp', at, also: new Date(at) }, headers);
+    expect(shared.status).toBe(200);
+    expect(copied.status).toBe(200);
+    expect(copied.headers.get('idempotent-replayed')).toBe('true');
+    expect(app.runsOf('ann', key)).toBe(1);
+  });
+
   it('treats the same key under the same input as another procedure as a separate record', async () => {
     const key = newKey();
     const headers = { 'idempotency-key': key, 'x-user': 'ann' };

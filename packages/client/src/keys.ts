@@ -1,4 +1,4 @@
-import { canonicalJson } from '@trpc-idempotency/protocol';
+import { canonicalJson, withoutAliasing } from '@trpc-idempotency/protocol';
 import { v4 as uuidv4 } from 'uuid';
 
 /**
@@ -40,21 +40,6 @@ export async function deriveIdempotencyKey(parts: DeriveKeyParts): Promise<strin
   const text = canonicalJson([parts.user, parts.path, withoutAliasing(parts.serializedInput ?? null)]);
   const digest = await subtle.digest('SHA-256', new TextEncoder().encode(text));
   return toHex(new Uint8Array(digest));
-}
-
-/**
- * superjson records which values were the same object (`meta.referentialEqualities`). That is how the
- * input was built, not what it says: `{ a: d, b: d }` and `{ a: d, b: new Date(d) }` are one intent, so
- * the record is left out of the key.
- */
-function withoutAliasing(serialized: unknown): unknown {
-  if (typeof serialized !== 'object' || serialized === null || !('json' in serialized) || !('meta' in serialized)) {
-    return serialized;
-  }
-  const { meta } = serialized as { meta: unknown };
-  if (typeof meta !== 'object' || meta === null || !('referentialEqualities' in meta)) return serialized;
-  const { referentialEqualities: _aliasing, ...rest } = meta as Record<string, unknown>;
-  return { ...serialized, meta: rest };
 }
 
 function toHex(bytes: Uint8Array): string {

@@ -14,3 +14,4 @@ export {
   type ParsedIdempotencyKey,
   parseIdempotencyKey,
 } from './key.js';
+export { withoutAliasing } from './withoutAliasing.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '@trpc-idempotency/protocol';
+import { canonicalJson, withoutAliasing } from '@trpc-idempotency/protocol';
 import type { Serializer } from './outcome.js';
 
 function sha256Hex(text: string): string {
@@ -16,5 +16,5 @@ export function recordKeyFor(namespace: string, scope: string, path: string, key
 
 /** SHA-256 over the canonical JSON of the input, serialized first so that Dates, Maps and BigInts count. */
 export function fingerprintInput(serializer: Serializer, input: unknown): string {
-  return sha256Hex(canonicalJson(input === undefined ? null : serializer.serialize(input)));
+  return sha256Hex(canonicalJson(input === undefined ? null : withoutAliasing(serializer.serialize(input))));
 }
