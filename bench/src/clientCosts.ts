@@ -67,26 +67,50 @@ export async function measureDerive(seconds: number): Promise<DeriveResult[]> {
 
 /** The link's cost per mutation, against a plain httpLink, on the same server and procedure. */
 export interface LinkOverhead {
+  /** `network`: the real bench server over loopback; `in-memory`: a fetch that answers at once, so only client CPU counts. */
+  transport: 'network' | 'in-memory';
   plainUs: number;
   uuidUs: number;
   deriveUs: number;
   mutationsPerClient: number;
 }
 
+/** A fetch that answers every call with the same recorded tRPC response, without a network. */
+export async function recordedFetch(url: string): Promise<typeof fetch> {
+  const response = await fetch(`${url}/plain`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-user': 'bench-user' },
+    body: JSON.stringify(superjson.serialize(ORDER_INPUT)),
+  });
+  const body = await response.text();
+  if (response.status !== 200) throw new Error(`recording the plain answer failed: ${response.status} ${body}`);
+  return (async () =>
+    new Response(body, { status: 200, headers: { 'content-type': 'application/json' } })) as typeof fetch;
+}
+
 /**
- * Sends the same mutation one after another through three clients, in alternating blocks so that a
- * slow spell of the machine hits all three: tRPC's own httpLink, createIdempotentClient with uuid
- * keys, and with derived keys. The server's `plain` procedure ignores the key, so the server's work
- * is the same for all three and the difference is the client's.
+ * Sends the same mutation one after another through three clients, in alternating blocks whose order
+ * rotates, so that a slow spell of the machine hits all three: tRPC's own httpLink,
+ * createIdempotentClient with uuid keys, and with derived keys. The server's `plain` procedure ignores
+ * the key, so the server's work is the same for all three and the difference is the client's.
  */
-export async function measureLinkOverhead(url: string, blocks: number, perBlock: number): Promise<LinkOverhead> {
+export async function measureLinkOverhead(
+  url: string,
+  blocks: number,
+  perBlock: number,
+  fetchImpl?: typeof fetch,
+): Promise<LinkOverhead> {
   const headers = { 'x-user': 'bench-user' };
-  const plain = createTRPCClient<BenchRouter>({ links: [httpLink({ url, transformer: superjson, headers })] });
-  const uuid = createIdempotentClient<BenchRouter>({ url, transformer: superjson, headers });
+  const fetchOption = fetchImpl ? { fetch: fetchImpl } : {};
+  const plain = createTRPCClient<BenchRouter>({
+    links: [httpLink({ url, transformer: superjson, headers, ...fetchOption })],
+  });
+  const uuid = createIdempotentClient<BenchRouter>({ url, transformer: superjson, headers, ...fetchOption });
   const derive = createIdempotentClient<BenchRouter>({
     url,
     transformer: superjson,
     headers,
+    ...fetchOption,
     idempotency: { key: 'derive', user: 'bench-user', dedupe: false },
   });
   let n = 0;
@@ -96,9 +120,11 @@ export async function measureLinkOverhead(url: string, blocks: number, perBlock:
     // A different input each time, so that derived keys differ as they would for distinct intents.
     derive: () => derive.plain.mutate({ ...ORDER_INPUT, note: `${ORDER_INPUT.note} ${n++}` }),
   };
+  const names = Object.keys(clients) as Array<keyof typeof clients>;
   const perMutation: Record<keyof typeof clients, number[]> = { plain: [], uuid: [], derive: [] };
   for (let block = -1; block < blocks; block++) {
-    for (const name of Object.keys(clients) as Array<keyof typeof clients>) {
+    const order = names.map((_, i) => names[(i + Math.max(0, block)) % names.length]!);
+    for (const name of order) {
       const startedAt = performance.now();
       for (let i = 0; i < perBlock; i++) await clients[name]();
       // Block -1 warms every client up and is not counted.
@@ -106,6 +132,7 @@ export async function measureLinkOverhead(url: string, blocks: number, perBlock:
     }
   }
   return {
+    transport: fetchImpl ? 'in-memory' : 'network',
     plainUs: median(perMutation.plain),
     uuidUs: median(perMutation.uuid),
     deriveUs: median(perMutation.derive),
@@ -114,7 +141,7 @@ export async function measureLinkOverhead(url: string, blocks: number, perBlock:
 }
 
 /** The client's costs as two tables. */
-export function clientTables(derive: DeriveResult[], link: LinkOverhead | undefined): string {
+export function clientTables(derive: DeriveResult[], links: LinkOverhead[]): string {
   const deriveTable = markdownTable(
     ['input', 'JSON bytes', 'derive only (ops/s)', 'µs/op', 'superjson + derive (ops/s)', 'µs/op'],
     derive.map((row) => [
@@ -127,15 +154,21 @@ export function clientTables(derive: DeriveResult[], link: LinkOverhead | undefi
     ]),
     ['l', 'r', 'r', 'r', 'r', 'r'],
   );
-  if (!link) return deriveTable;
-  const linkTable = markdownTable(
-    ['client', 'µs per mutation (median of blocks)', 'added µs vs httpLink'],
-    [
-      ['tRPC httpLink', fixed(link.plainUs, 0), '0'],
-      ["createIdempotentClient, key: 'uuid'", fixed(link.uuidUs, 0), fixed(link.uuidUs - link.plainUs, 0)],
-      ["createIdempotentClient, key: 'derive'", fixed(link.deriveUs, 0), fixed(link.deriveUs - link.plainUs, 0)],
-    ],
-    ['l', 'r', 'r'],
-  );
-  return `${deriveTable}\n\nLink overhead, sequential mutations, ${link.mutationsPerClient} per client:\n\n${linkTable}`;
+  const linkTables = links.map((link) => {
+    const table = markdownTable(
+      ['client', 'µs per mutation (median of blocks)', 'added µs vs httpLink'],
+      [
+        ['tRPC httpLink', fixed(link.plainUs, 1), '0'],
+        ["createIdempotentClient, key: 'uuid'", fixed(link.uuidUs, 1), fixed(link.uuidUs - link.plainUs, 1)],
+        ["createIdempotentClient, key: 'derive'", fixed(link.deriveUs, 1), fixed(link.deriveUs - link.plainUs, 1)],
+      ],
+      ['l', 'r', 'r'],
+    );
+    const where =
+      link.transport === 'network'
+        ? 'over loopback to the bench server'
+        : 'with a fetch that answers at once from a recorded response (client CPU only)';
+    return `Link overhead, ${where}, ${link.mutationsPerClient} sequential mutations per client:\n\n${table}`;
+  });
+  return [deriveTable, ...linkTables].join('\n\n');
 }

@@ -2,7 +2,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { summarise } from './aggregate';
-import { clientTables, type DeriveResult, type LinkOverhead, measureDerive, measureLinkOverhead } from './clientCosts';
+import {
+  clientTables,
+  type DeriveResult,
+  type LinkOverhead,
+  measureDerive,
+  measureLinkOverhead,
+  recordedFetch,
+} from './clientCosts';
+import { type AuditResult, auditCommands, auditTable } from './commandAudit';
 import { readOptions } from './options';
 import { summariseProfile } from './profileSummary';
 import { setUpRedis } from './redisSetup';
@@ -23,7 +31,8 @@ const redisUrls = [redis.url, ...(redis.clusterNodes ?? []).map((node) => `redis
 const rounds: ScenarioResult[][] = [];
 let stores: StoreSummary[] = [];
 let derive: DeriveResult[] = [];
-let link: LinkOverhead | undefined;
+const links: LinkOverhead[] = [];
+let audit: AuditResult[] = [];
 const cpuProfileDir = options.profile ? mkdtempSync(join(tmpdir(), 'trpc-idem-bench-prof-')) : undefined;
 try {
   const server = await startServer({ redisUrl: redis.url, clusterNodes: redis.clusterNodes, cpuProfileDir });
@@ -49,9 +58,19 @@ try {
         }
       }
     }
+    if (!options.profile) {
+      audit = await auditCommands(server, redis.url);
+      for (const result of audit) {
+        if (Math.abs(result.topLevelPerRequest - result.expected) > 1e-9) {
+          problems.push(`MONITOR audit, ${result.kind}: ${result.topLevelPerRequest} top-level commands per request`);
+        }
+      }
+    }
     if (!options.skipClient) {
       derive = await measureDerive(options.quick ? 0.2 : 2);
-      link = await measureLinkOverhead(server.url, options.quick ? 2 : 10, options.quick ? 100 : 300);
+      links.push(await measureLinkOverhead(server.url, options.quick ? 2 : 10, options.quick ? 100 : 300));
+      const inMemory = await recordedFetch(server.url);
+      links.push(await measureLinkOverhead(server.url, options.quick ? 2 : 10, options.quick ? 200 : 1000, inMemory));
     }
   } finally {
     await server.stop();
@@ -60,8 +79,8 @@ try {
     stores = await compareStores(redis.url, {
       rounds: options.rounds,
       concurrencies: options.quick ? [64] : [1, 64],
-      warmupSec: options.quick ? 0.3 : 1,
-      durationSec: options.quick ? 0.7 : 3,
+      warmupSec: options.quick ? 0.3 : 0.5,
+      durationSec: options.quick ? 0.7 : 2,
     });
     for (const store of stores) for (const problem of store.problems) problems.push(`${store.name}: ${problem}`);
   }
@@ -81,13 +100,17 @@ console.log(
 const summaries = summarise(rounds);
 console.log(serverTable(summaries));
 const targets = [...serverTargets(summaries), ...storeTargets(stores)];
+if (audit.length > 0) {
+  console.log('\n## Redis commands per request, exact, from MONITOR (10 sequential requests each)\n');
+  console.log(auditTable(audit));
+}
 if (stores.length > 0) {
   console.log('\n## Store cycle: claim + complete on a fresh key, same Redis, same payload\n');
   console.log(storeTable(stores));
 }
 if (derive.length > 0) {
   console.log("\n## Client costs: key: 'derive', and the link against a plain httpLink\n");
-  console.log(clientTables(derive, link));
+  console.log(clientTables(derive, links));
 }
 console.log('\n## Targets\n');
 console.log(targetTable(targets));
@@ -95,7 +118,7 @@ console.log(`\nMachine: ${machine}. Total time ${((performance.now() - startedAt
 if (options.json)
   writeFileSync(
     options.json,
-    JSON.stringify({ machine, options, summaries, rounds, stores, derive, link, targets }, null, 2),
+    JSON.stringify({ machine, options, summaries, rounds, audit, stores, derive, links, targets }, null, 2),
   );
 
 if (problems.length > 0) {

@@ -50,8 +50,8 @@ export function readOptions(argv: string[]): BenchOptions {
     skipStores: values['skip-stores'] === true || values.profile === true,
     skipClient: values['skip-client'] === true || values.profile === true,
     json: values.json,
-    rounds: quick || values.profile ? 1 : 3,
-    warmupSec: quick ? 0.5 : 2,
-    durationSec: quick ? 1 : values.profile ? 10 : 5,
+    rounds: quick || values.profile ? 1 : 5,
+    warmupSec: quick ? 0.5 : 1,
+    durationSec: quick ? 1 : values.profile ? 10 : 3,
   };
 }

@@ -6,6 +6,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -36,6 +37,7 @@ export function summariseProfile(dir: string, top = 20): string {
     byFunction.set(name, (byFunction.get(name) ?? 0) + us);
     byArea.set(area(frame.url, frame.functionName), (byArea.get(area(frame.url, frame.functionName)) ?? 0) + us);
   }
+  const inclusive = ownInclusiveTime(profile, selfUs);
   const rows = (map: Map<string, number>, limit: number) =>
     [...map.entries()]
       .sort((a, b) => b[1] - a[1])
@@ -47,6 +49,11 @@ export function summariseProfile(dir: string, top = 20): string {
     markdownTable(['area', 'self %', 'self ms'], rows(byArea, 12), ['l', 'r', 'r']),
     '',
     markdownTable(['function', 'self %', 'self ms'], rows(byFunction, top), ['l', 'r', 'r']),
+    '',
+    `Samples with a frame of our packages on the stack (inclusive, synchronous work only): ` +
+      `${((100 * inclusive.total) / total).toFixed(1)}%.`,
+    '',
+    markdownTable(['our function (inclusive)', 'incl. %', 'incl. ms'], rows(inclusive.byFunction, 12), ['l', 'r', 'r']),
   ].join('\n');
 }
 
@@ -70,4 +77,26 @@ function area(url: string, functionName: string): string {
   if (short.startsWith('bench/')) return 'bench app';
   const parts = short.split('/');
   return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+}
+
+/** Time of samples that have a frame of packages/server or packages/protocol anywhere on their stack. */
+function ownInclusiveTime(profile: CpuProfile, selfUs: Map<number, number>) {
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const byFunction = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of selfUs) {
+    const names = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const frame = byId.get(cur)!.callFrame;
+      if (/\/packages\/(server|protocol)\//.test(frame.url)) {
+        names.add(`${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}`);
+      }
+    }
+    if (names.size === 0) continue;
+    total += us;
+    for (const name of names) byFunction.set(name, (byFunction.get(name) ?? 0) + us);
+  }
+  return { total, byFunction };
 }

@@ -96,7 +96,9 @@ export async function runScenario(
     problems.push(`${result.errors} connection errors, ${result.timeouts} timeouts`);
   }
   if (result.requests === 0) problems.push('no request completed');
-  if (!(Math.abs(redisCallsPerRequest - scenario.redisCallsPerRequest) <= 0.01)) {
+  // Requests cut off when a window opens or closes are counted on one side only: allow for them.
+  const edge = (scenario.redisCallsPerRequest * connections) / Math.max(1, served) + 0.005;
+  if (!(Math.abs(redisCallsPerRequest - scenario.redisCallsPerRequest) <= edge)) {
     problems.push(
       `expected ${scenario.redisCallsPerRequest} Redis calls per request, measured ${redisCallsPerRequest.toFixed(3)} ` +
         `(${JSON.stringify(calls.byName)} over ${served} requests)`,
