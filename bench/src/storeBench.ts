@@ -11,6 +11,8 @@ export interface StoreSummary {
   concurrency: number;
   opsPerSec: number;
   redisCallsPerCycle: number;
+  /** Microseconds Redis spent per cycle, from commandstats. */
+  redisUsPerCycle: number;
   /** Median over rounds of ours divided by this contender, measured one after the other. */
   oursOverThis: number;
   problems: string[];
@@ -53,7 +55,10 @@ export async function compareStores(
   redisUrl: string,
   options: { rounds: number; concurrencies: number[]; warmupSec: number; durationSec: number },
 ): Promise<StoreSummary[]> {
-  const runs = new Map<string, Array<{ opsPerSec: number; calls: number; cycles: number; problems: string[] }>>();
+  const runs = new Map<
+    string,
+    Array<{ opsPerSec: number; calls: number; usec: number; cycles: number; problems: string[] }>
+  >();
   for (let round = 0; round < options.rounds; round++) {
     for (const concurrency of options.concurrencies) {
       for (const contender of CONTENDERS) {
@@ -79,6 +84,7 @@ export async function compareStores(
         concurrency,
         opsPerSec: median(these.map((run) => run.opsPerSec)),
         redisCallsPerCycle: these.reduce((sum, run) => sum + run.calls, 0) / cycles,
+        redisUsPerCycle: these.reduce((sum, run) => sum + run.usec, 0) / cycles,
         oursOverThis: median(these.map((run, i) => (oursRuns[i]?.opsPerSec ?? Number.NaN) / run.opsPerSec)),
         problems: these.flatMap((run) => run.problems),
       });
@@ -106,9 +112,11 @@ async function runOne(
       if (run.errors > 0) problems.push(`${run.errors} cycles failed, first: ${String(run.firstError)}`);
     }
     if (measured.cycles === 0) problems.push('no cycle completed');
+    const delta = commandDelta(before, after);
     return {
       opsPerSec: measured.opsPerSec,
-      calls: commandDelta(before, after).topLevel,
+      calls: delta.topLevel,
+      usec: delta.topLevelUsec,
       cycles: measured.cycles,
       problems,
     };
@@ -120,16 +128,17 @@ async function runOne(
 /** The store comparison as a table. */
 export function storeTable(summaries: StoreSummary[]): string {
   return markdownTable(
-    ['store', 'concurrency', 'cycles/s', 'redis cmds/cycle', 'ours ÷ this', 'what one cycle sends'],
+    ['store', 'concurrency', 'cycles/s', 'redis cmds/cycle', 'redis µs/cycle', 'ours ÷ this', 'what one cycle sends'],
     summaries.map((summary) => [
       summary.name,
       String(summary.concurrency),
       fixed(summary.opsPerSec, 0),
       fixed(summary.redisCallsPerCycle, 2),
+      fixed(summary.redisUsPerCycle, 1),
       fixed(summary.oursOverThis, 2),
       summary.does,
     ]),
-    ['l', 'r', 'r', 'r', 'r', 'l'],
+    ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
   );
 }
 
