@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisProcess, startRedis } from '../support/redisServer.js';
-import { type Answer, attempt, type CallerOutcome, callWithRetries, inBatches } from './support/client.js';
+import { type Answer, attempt, inBatches } from './support/client.js';
+import { holdPort } from './support/holdPort.js';
 import { Ledger } from './support/ledger.js';
+import { keepLoad } from './support/load.js';
 import { type ServerProcess, spawnServers } from './support/processes.js';
 import { FULL, recordFigures, size } from './support/scale.js';
 
@@ -11,41 +13,6 @@ const WARM_UP_MS = size(1500, 8000);
 const DOWN_MS = size(1500, 4000);
 const AFTER_MS = size(1500, 8000);
 const LEASE_MS = 2000;
-
-interface Sent {
-  intent: string;
-  key: string;
-  outcome: CallerOutcome;
-  finishedAt: number;
-}
-
-/** Keeps `workers` callers sending fresh intents, each retried until done, until `stop()` is called. */
-function keepLoad(servers: ServerProcess[], workers: number) {
-  let running = true;
-  let counter = 0;
-  const sent: Sent[] = [];
-  const done = Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (running) {
-        const intent = `intent-${counter++}`;
-        const key = randomUUID();
-        const outcome = await callWithRetries(
-          { path: 'pay', input: { intent, amount: 700 }, key, user: 'restart-user' },
-          () => servers[Math.floor(Math.random() * servers.length)]!.url,
-          { attempts: 40, baseMs: 50, capMs: 500, timeoutMs: () => 3000 },
-        );
-        sent.push({ intent, key, outcome, finishedAt: performance.now() });
-      }
-    }),
-  );
-  return {
-    sent,
-    async stop() {
-      running = false;
-      await done;
-    },
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -86,11 +53,14 @@ describe.each([
     : 'answers 503 while Redis is down and recovers, but forgets every completed record', {
     timeout: FULL ? 180_000 : 60_000,
   }, async () => {
-    const load = keepLoad(servers, WORKERS);
+    const load = keepLoad(servers, WORKERS, 'restart-user');
     await sleep(WARM_UP_MS);
     const stoppedAt = performance.now();
     await idem.stop();
+    // Keep the port while Redis is down, so that no other test's server takes it before the restart.
+    const release = await holdPort(idem.port);
     await sleep(DOWN_MS);
+    await release();
     await idem.restart();
     const restartedAt = performance.now();
     await sleep(AFTER_MS);

@@ -117,8 +117,9 @@ async function launch(argv: string[], port: number): Promise<ChildProcess> {
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited: ${output}`);
     try {
-      const { stdout } = await run('redis-cli', ['-p', String(port), 'PING']);
-      if (stdout.trim() === 'PONG') return child;
+      const { stdout } = await run('redis-cli', ['-p', String(port), 'INFO', 'server']);
+      // Only our own child counts: after a restart, another test may have taken the port meanwhile.
+      if (new RegExp(`process_id:${child.pid}\\s`).test(stdout)) return child;
     } catch {
       // not up yet
     }
@@ -151,7 +152,17 @@ export async function startRedisCluster(masters = 3, replicasPerMaster = 0): Pro
     for (let i = 0; i < masters * (1 + replicasPerMaster); i++) {
       // --dir is private to each node, so a relative nodes.conf never collides.
       const node = await startRedis(
-        ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000', '--cluster-config-file', 'nodes.conf'],
+        [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-node-timeout',
+          '2000',
+          '--cluster-config-file',
+          'nodes.conf',
+          // A replica syncs at once instead of after the default 5 s wait for more replicas.
+          '--repl-diskless-sync-delay',
+          '0',
+        ],
         { withBusPort: true },
       );
       nodes.push(node);
@@ -170,6 +181,16 @@ export async function startRedisCluster(masters = 3, replicasPerMaster = 0): Pro
         const { stdout } = await run('redis-cli', ['-p', String(node.port), 'CLUSTER', 'INFO']);
         if (stdout.includes('cluster_state:ok')) break;
         if (Date.now() > deadline) throw new Error(`cluster node ${node.port} never reached cluster_state:ok`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    // A replica that never synced refuses to be promoted (its data counts as too old), so a failover
+    // test needs every replica's link up before it starts.
+    for (const node of nodes) {
+      while (true) {
+        const { stdout } = await run('redis-cli', ['-p', String(node.port), 'INFO', 'replication']);
+        if (stdout.includes('role:master') || stdout.includes('master_link_status:up')) break;
+        if (Date.now() > deadline) throw new Error(`cluster replica ${node.port} never synced with its master`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }

@@ -86,6 +86,8 @@ export interface RetryPolicy {
 export interface CallerOutcome {
   final: Answer;
   answers: Answer[];
+  /** When each answer arrived, in `performance.now()` ms. */
+  times: number[];
 }
 
 const retryable = (answer: Answer) => answer.kind === 'typed' || answer.kind === 'timeout' || answer.kind === 'network';
@@ -100,10 +102,12 @@ export async function callWithRetries(
   policy: RetryPolicy,
 ): Promise<CallerOutcome> {
   const answers: Answer[] = [];
+  const times: number[] = [];
   for (let n = 1; ; n++) {
     const answer = await attempt({ ...call, url: pickUrl(n), timeoutMs: policy.timeoutMs() });
     answers.push(answer);
-    if (!retryable(answer) || n >= policy.attempts) return { final: answer, answers };
+    times.push(performance.now());
+    if (!retryable(answer) || n >= policy.attempts) return { final: answer, answers, times };
     const backoff = Math.min(policy.capMs, policy.baseMs * 2 ** (n - 1));
     const hinted = answer.kind === 'typed' ? Math.min(policy.capMs, answer.retryAfterMs) : 0;
     const delay = Math.max(hinted, backoff / 2 + (Math.random() * backoff) / 2);

@@ -18,6 +18,13 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** How long one store call may take before it counts as unavailable, in ms. Default 1000. */
   timeoutMs?: number;
+  /**
+   * Off by default. After each claim and each completion, wait until this many replicas have the
+   * write (Redis `WAIT`, sent in the same round trip), for at most `timeoutMs`. It narrows the window
+   * in which a failover loses a lease or an outcome, at the cost of a replica round trip per call;
+   * it does not make Redis consistent: a write that is not acknowledged in time still counts.
+   */
+  waitForReplicas?: { replicas: number; timeoutMs: number };
 }
 
 type ScriptReply = [number, number | string | null] | [number];
@@ -48,6 +55,7 @@ export class RedisStore implements IdempotencyStore {
   readonly #redis: (Redis | Cluster) & IdempotencyCommands;
   readonly #prefix: string;
   readonly #timeoutMs: number;
+  readonly #waitForReplicas: { replicas: number; timeoutMs: number } | undefined;
 
   constructor(options: RedisStoreOptions) {
     const prefix = options.prefix ?? 'idem:';
@@ -61,13 +69,18 @@ export class RedisStore implements IdempotencyStore {
     redis.defineCommand('trpcIdempotencyRenewLease', { numberOfKeys: 1, lua: RENEW_LEASE_SCRIPT });
     this.#redis = redis;
     this.#prefix = prefix;
-    this.#timeoutMs = timeoutMs;
+    const wait = options.waitForReplicas;
+    if (wait && !(Number.isInteger(wait.replicas) && wait.replicas > 0 && wait.timeoutMs > 0)) {
+      throw new TypeError('RedisStore option "waitForReplicas" needs a positive integer replicas and timeoutMs.');
+    }
+    this.#waitForReplicas = wait;
+    this.#timeoutMs = timeoutMs + (wait?.timeoutMs ?? 0);
   }
 
   async claim({ recordKey, fingerprint, token, leaseMs, retentionMs }: ClaimRequest): Promise<ClaimResult> {
     const key = this.#prefix + recordKey;
     const reply = await this.#call(
-      () => this.#redis.trpcIdempotencyClaim(key, fingerprint, token, leaseMs, retentionMs),
+      () => this.#replicated<ScriptReply>('trpcIdempotencyClaim', [key, fingerprint, token, leaseMs, retentionMs]),
       // A claim that timed out may still run later (ioredis resends queued commands), and would
       // then hold a lease nobody renews. Queue a release behind it so that it lets go at once.
       () => void this.#redis.trpcIdempotencyRelease(key, token).catch(() => {}),
@@ -88,7 +101,10 @@ export class RedisStore implements IdempotencyStore {
 
   async complete({ recordKey, token, outcome, retentionMs }: CompleteRequest): Promise<boolean> {
     const key = this.#prefix + recordKey;
-    return (await this.#call(() => this.#redis.trpcIdempotencyComplete(key, token, outcome, retentionMs))) === 1;
+    const reply = await this.#call(() =>
+      this.#replicated<number>('trpcIdempotencyComplete', [key, token, outcome, retentionMs]),
+    );
+    return reply === 1;
   }
 
   async release({ recordKey, token }: LeaseRequest): Promise<boolean> {
@@ -98,6 +114,29 @@ export class RedisStore implements IdempotencyStore {
   async renewLease({ recordKey, token, leaseMs }: RenewLeaseRequest): Promise<boolean> {
     const key = this.#prefix + recordKey;
     return (await this.#call(() => this.#redis.trpcIdempotencyRenewLease(key, token, leaseMs))) === 1;
+  }
+
+  /** Runs a script, followed in the same pipeline by `WAIT` when `waitForReplicas` is on. */
+  async #replicated<T>(name: keyof IdempotencyCommands, args: Array<string | number>): Promise<T> {
+    const wait = this.#waitForReplicas;
+    if (!wait) return (this.#redis[name] as (...a: Array<string | number>) => Promise<T>)(...args);
+    for (let attempt = 1; ; attempt++) {
+      // The pipeline goes to the node of the script's key, so WAIT asks that node's replicas.
+      const pipeline = this.#redis.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown>;
+      pipeline[name]!(...args);
+      pipeline.wait!(wait.replicas, wait.timeoutMs);
+      const results = (await pipeline.exec!()) as Array<[Error | null, unknown]> | null;
+      const [error, reply] = results?.[0] ?? [new Error('Empty pipeline reply.'), undefined];
+      if (!error) return reply as T;
+      // ioredis follows a Cluster redirection in a pipeline only when every command in it was
+      // redirected, and WAIT never is; nor does it refresh its slot map then. After a failover the
+      // script would be sent to the old node forever. The redirected script did not run: refresh
+      // the slot map and send it once more.
+      const redirected = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(error.message);
+      const cluster = this.#redis as Cluster;
+      if (!redirected || attempt > 1 || typeof cluster.refreshSlotsCache !== 'function') throw error;
+      await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
+    }
   }
 
   /** Runs one store call within the timeout; a connection that is known to be down fails at once. */
