@@ -18,6 +18,9 @@ export interface ScenarioSummary {
   /** All top-level calls over all requests the server handled in the measured windows. */
   redisCallsPerRequest: number;
   insideScriptCallsPerRequest: number;
+  /** Medians over the rounds. */
+  serverCpuUsPerRequest: number;
+  redisUsPerRequest: number;
   problems: string[];
 }
 
@@ -58,6 +61,8 @@ export function summarise(rounds: ScenarioResult[][]): ScenarioSummary[] {
       redisCallsPerRequest: results.reduce((sum, result) => sum + result.redisCalls, 0) / served,
       insideScriptCallsPerRequest:
         results.reduce((sum, result) => sum + result.insideScriptCallsPerRequest * result.served, 0) / served,
+      serverCpuUsPerRequest: median(results.map((result) => result.serverCpuUsPerRequest)),
+      redisUsPerRequest: median(results.map((result) => result.redisUsPerRequest)),
       problems: results.flatMap((result, i) => result.problems.map((problem) => `round ${i + 1}: ${problem}`)),
     };
   });

@@ -13,12 +13,25 @@ export function serverTable(summaries: ScenarioSummary[]): string {
       fixed(summary.p99Ms, 2),
       fixed(summary.redisCallsPerRequest, 2),
       fixed(summary.ratioToPlain, 2),
+      fixed(summary.serverCpuUsPerRequest, 0),
+      fixed(summary.redisUsPerRequest, 1),
       summary.problems.length > 0 ? 'FAILED' : 'ok',
     ]);
   return markdownTable(
-    ['scenario', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'redis cmds/req', 'ratio vs plain', 'check'],
+    [
+      'scenario',
+      'conns',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'redis cmds/req',
+      'ratio vs plain',
+      'server CPU µs/req',
+      'redis µs/req',
+      'check',
+    ],
     rows,
-    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
   );
 }
 

@@ -20,6 +20,10 @@ export interface ScenarioResult extends LoadResult {
   redisCalls: number;
   /** Top-level Redis calls per request the server handled in the window. */
   redisCallsPerRequest: number;
+  /** CPU time of the server process per request it handled: user + system, load-independent-ish. */
+  serverCpuUsPerRequest: number;
+  /** Time Redis spent on the top-level calls, per request. */
+  redisUsPerRequest: number;
   /** Calls Redis counted from inside scripts, per request (reported apart; not part of the figure above). */
   insideScriptCallsPerRequest: number;
   handlerRunsPerRequest: number;
@@ -115,6 +119,8 @@ export async function runScenario(
     connections,
     served,
     redisCalls: calls.topLevel,
+    serverCpuUsPerRequest: served > 0 ? (statsAfter.cpuUs - statsBefore.cpuUs) / served : Number.NaN,
+    redisUsPerRequest: served > 0 ? calls.topLevelUsec / served : Number.NaN,
     redisCallsPerRequest,
     insideScriptCallsPerRequest: served > 0 ? calls.insideScripts / served : Number.NaN,
     handlerRunsPerRequest,

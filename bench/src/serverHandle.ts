@@ -28,6 +28,8 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     execArgv,
     env: {
       ...process.env,
+      // As deployed: tRPC leaves stack traces out of error answers in production.
+      NODE_ENV: 'production',
       BENCH_SERVER_CONFIG: JSON.stringify(config),
       TSX_TSCONFIG_PATH: join(here, '..', 'tsconfig.json'),
     },

@@ -10,7 +10,7 @@ export type ServerRequest = { type: 'stats' } | { type: 'openGate' } | { type: '
 /** Messages from the server process to the runner. */
 export type ServerReply =
   | { type: 'ready'; port: number }
-  | { type: 'stats'; runs: number; requests: number; waiting: number }
+  | { type: 'stats'; runs: number; requests: number; waiting: number; cpuUs: number }
   | { type: 'gateOpened' };
 
 /** What the server process has counted since it started. */

@@ -33,6 +33,11 @@ server.on('request', () => {
   requests++;
 });
 
+function cpuUs(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
 function send(message: ServerReply): void {
   process.send?.(message);
 }
@@ -40,7 +45,7 @@ function send(message: ServerReply): void {
 process.on('message', (message: ServerRequest) => {
   switch (message.type) {
     case 'stats':
-      send({ type: 'stats', runs: counters.runs, requests, waiting: counters.gate.waiting });
+      send({ type: 'stats', runs: counters.runs, requests, waiting: counters.gate.waiting, cpuUs: cpuUs() });
       break;
     case 'openGate':
       openGate(counters);
