@@ -31,7 +31,27 @@ export async function createBackends(redisUrl: string | undefined): Promise<Back
   // The store gets a connection of its own, so that the chaos panel can cut it while the ledger stays up.
   const storeRedis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
   const ledgerRedis = new Redis(redisUrl, { lazyConnect: true });
-  await Promise.all([storeRedis.connect(), ledgerRedis.connect()]);
+  for (const [name, redis] of [
+    ['idempotency store', storeRedis],
+    ['ledger', ledgerRedis],
+  ] as const) {
+    let last = '';
+    // Without a listener ioredis prints every failed reconnect; say each distinct problem once.
+    redis.on('error', (error: Error) => {
+      if (error.message !== last) console.warn(`Redis (${name}): ${error.message}`);
+      last = error.message;
+    });
+    redis.on('ready', () => {
+      last = '';
+    });
+  }
+  try {
+    await Promise.all([storeRedis.connect(), ledgerRedis.connect()]);
+  } catch (error) {
+    storeRedis.disconnect();
+    ledgerRedis.disconnect();
+    throw error;
+  }
   return {
     kind: 'redis',
     store: new RedisStore({ redis: storeRedis, prefix: 'trpc-idempotency-example:idem:' }),

@@ -6,7 +6,15 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535) {
   process.exit(1);
 }
 
-const server = await startExampleServer({ port, host: process.env.HOST, redisUrl: process.env.REDIS_URL });
+const server = await startExampleServer({ port, host: process.env.HOST, redisUrl: process.env.REDIS_URL }).catch(
+  (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EADDRINUSE') console.error(`Port ${port} is in use. Start on another one: PORT=3001 npm start`);
+    else if (process.env.REDIS_URL)
+      console.error(`Could not start with REDIS_URL=${process.env.REDIS_URL}: ${error.message}`);
+    else console.error(error);
+    process.exit(1);
+  },
+);
 console.log(`trpc-idempotency example (${server.backend} store) is running at ${server.url}`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
