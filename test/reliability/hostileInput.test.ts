@@ -7,7 +7,7 @@ import { type ServerProcess, spawnServer } from './support/processes.js';
 import { type RawResponse, rawRequest } from './support/rawHttp.js';
 import { FULL, recordFigures, size } from './support/scale.js';
 
-const RUNS = size(300, 5000);
+const RUNS = size(300, 3000);
 const PREFIX = 'rel-hostile:';
 
 const char = (from: number, to: number) => fc.integer({ min: from, max: to }).map((c) => String.fromCharCode(c));
