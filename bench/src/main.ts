@@ -43,7 +43,7 @@ try {
       for (const connections of CONNECTIONS) {
         for (const scenario of SCENARIOS) {
           if (options.only.length > 0 && !options.only.includes(scenario.id)) continue;
-          if (options.profile && (scenario.id !== 'redis-fresh' || connections !== 64)) continue;
+          if (options.profile && (scenario.id !== (options.only[0] ?? 'redis-fresh') || connections !== 64)) continue;
           if (scenario.needsCluster && !redis.clusterNodes) {
             console.log(`skipped ${scenario.id}: no redis-server binary to build a cluster`);
             continue;
@@ -89,7 +89,7 @@ try {
 }
 
 if (cpuProfileDir) {
-  console.log(`\n## CPU profile of the server process (RedisStore fresh, 64 connections)\n`);
+  console.log(`\n## CPU profile of the server process (${options.only[0] ?? 'redis-fresh'}, 64 connections)\n`);
   console.log(summariseProfile(cpuProfileDir));
   console.log(`\nRaw profile: ${cpuProfileDir} (open it in Chrome DevTools > Performance).`);
 }

@@ -5,7 +5,7 @@ export interface BenchOptions {
   quick: boolean;
   /** Run only these server scenario ids (all when empty). */
   only: string[];
-  /** Profile the server process during the fresh RedisStore scenario at 64 connections, and nothing else. */
+  /** Profile the server process during one scenario at 64 connections (the first of `only`, else redis-fresh), and nothing else. */
   profile: boolean;
   skipStores: boolean;
   skipClient: boolean;
@@ -21,7 +21,8 @@ const USAGE = `npm run bench -- [--quick] [--only redis-fresh,plain] [--profile]
   --quick        smoke check: short runs, < 60 s; exits non-zero when a scenario misbehaves
   --only ids     server scenarios to run: plain, memory-fresh, redis-fresh, redis-fresh-pipelined, redis-replay,
                  cluster-fresh, redis-conflict
-  --profile      CPU-profile the server during RedisStore fresh at 64 connections and summarise the profile
+  --profile      CPU-profile the server during one scenario at 64 connections (the first --only id, default
+                 redis-fresh) and summarise the profile
   REDIS_URL      use this Redis instead of starting a private redis-server (the cluster is always private)`;
 
 /** Reads the command line. */
