@@ -81,6 +81,7 @@ try {
       concurrencies: options.quick ? [64] : [1, 64],
       warmupSec: options.quick ? 0.3 : 0.5,
       durationSec: options.quick ? 0.7 : 2,
+      references: !options.quick,
     });
     for (const store of stores) for (const problem of store.problems) problems.push(`${store.name}: ${problem}`);
   }

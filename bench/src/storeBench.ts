@@ -1,12 +1,13 @@
 import { commandDelta, settledCommandCounts } from './commandStats';
 import type { TargetCheck } from './report';
 import { median } from './stats';
-import { CONTENDERS, type Contender } from './storeContenders';
+import { type Contender, contenders } from './storeContenders';
 import { fixed, markdownTable } from './table';
 
 /** One contender at one concurrency, over all rounds. */
 export interface StoreSummary {
   name: string;
+  kind: Contender['kind'];
   does: string;
   concurrency: number;
   opsPerSec: number;
@@ -53,8 +54,9 @@ async function drive(
  */
 export async function compareStores(
   redisUrl: string,
-  options: { rounds: number; concurrencies: number[]; warmupSec: number; durationSec: number },
+  options: { rounds: number; concurrencies: number[]; warmupSec: number; durationSec: number; references: boolean },
 ): Promise<StoreSummary[]> {
+  const CONTENDERS = contenders(options.references);
   const runs = new Map<
     string,
     Array<{ opsPerSec: number; calls: number; usec: number; cycles: number; problems: string[] }>
@@ -80,6 +82,7 @@ export async function compareStores(
       const cycles = these.reduce((sum, run) => sum + run.cycles, 0);
       summaries.push({
         name: contender.name,
+        kind: contender.kind,
         does: contender.does,
         concurrency,
         opsPerSec: median(these.map((run) => run.opsPerSec)),
@@ -146,12 +149,13 @@ export function storeTable(summaries: StoreSummary[]): string {
 export function storeTargets(summaries: StoreSummary[]): TargetCheck[] {
   if (summaries.length === 0) return [];
   const concurrency = Math.max(...summaries.map((summary) => summary.concurrency));
-  const peers = summaries.filter((s) => s.concurrency === concurrency && s.name !== CONTENDERS[0]!.name);
+  const peers = summaries.filter((s) => s.concurrency === concurrency && s.kind === 'peer');
+  const ours = summaries.find((s) => s.concurrency === concurrency && s.kind === 'ours');
   const fastest = peers.reduce((best, peer) => (peer.opsPerSec > best.opsPerSec ? peer : best), peers[0]!);
   return [
     {
       target: `our store cycle ≥ 1.2 × the fastest peer (concurrency ${concurrency})`,
-      measured: `${fixed(fastest.oursOverThis, 2)} × ${fastest.name}`,
+      measured: `${fixed(fastest.oursOverThis, 2)} × ${fastest.name} (${fixed(ours?.opsPerSec ?? Number.NaN, 0)} vs ${fixed(fastest.opsPerSec, 0)} cycles/s)`,
       met: Number.isFinite(fastest.oursOverThis) ? fastest.oursOverThis >= 1.2 : undefined,
     },
   ];

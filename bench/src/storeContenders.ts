@@ -7,7 +7,9 @@ import { createClient } from '@redis/client';
 import { canonicalJson } from '@trpc-idempotency/protocol';
 import { RedisStore } from '@trpc-idempotency/server';
 import { Redis } from 'ioredis';
+import { createClient as createNodeRedisClient } from 'redis';
 import superjson from 'superjson';
+import { CLAIM_SCRIPT, COMPLETE_SCRIPT } from '../../packages/server/src/store/redisScripts';
 import { ORDER_INPUT } from './load';
 
 /** The outcome every store keeps: the bench handler's answer, serialized with superjson. */
@@ -28,6 +30,8 @@ export interface OpenContender {
 /** A store under comparison. */
 export interface Contender {
   name: string;
+  /** `ours`, a `peer` library, or a `reference` row that sends our scripts with no SDK code, to split the costs. */
+  kind: 'ours' | 'peer' | 'reference';
   /** What its cycle does, in Redis terms, and what it guarantees. */
   does: string;
   open(redisUrl: string): Promise<OpenContender>;
@@ -49,6 +53,7 @@ function sha256Hex(text: string): string {
 function ours(autoPipelining: boolean): Contender {
   return {
     name: autoPipelining ? 'trpc-idempotency RedisStore, auto-pipelining ioredis' : 'trpc-idempotency RedisStore',
+    kind: 'ours',
     does: 'claim script (HMGET, TIME, HSET, PEXPIRE) + complete script (HMGET, HSET, HDEL, PEXPIRE)',
     async open(redisUrl) {
       const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableAutoPipelining: autoPipelining });
@@ -82,6 +87,7 @@ function ours(autoPipelining: boolean): Contender {
 /** @node-idempotency/core over its node-redis adapter, through its request/response API. */
 const nodeIdempotency: Contender = {
   name: '@node-idempotency/core + storage-adapter-redis',
+  kind: 'peer',
   does: 'SET NX PX (in progress, body hash) + SET PX (response)',
   async open(redisUrl) {
     const storage = new RedisStorageAdapter({ url: redisUrl });
@@ -107,6 +113,7 @@ const nodeIdempotency: Contender = {
 /** @aws-lambda-powertools/idempotency's cache persistence layer over @redis/client. */
 const powertools: Contender = {
   name: '@aws-lambda-powertools/idempotency (CachePersistenceLayer)',
+  kind: 'peer',
   does: 'SET NX EX (in progress, payload hash) + SET EX (response)',
   async open(redisUrl) {
     const client = await createClient({ url: redisUrl }).connect();
@@ -133,8 +140,54 @@ const powertools: Contender = {
   },
 };
 
-/** Every store in the comparison, ours first. */
-export const CONTENDERS: readonly Contender[] = [ours(false), ours(true), nodeIdempotency, powertools];
+/**
+ * Our two scripts sent straight through a client, with no hashing, no timeout race and no SDK code:
+ * what the Lua state machine costs on each client library, apart from everything else.
+ */
+function rawScripts(library: 'ioredis' | 'node-redis'): Contender {
+  return {
+    name: `reference: our 2 scripts by EVALSHA on ${library}, no SDK code`,
+    kind: 'reference',
+    does: 'the same two scripts as RedisStore, fixed fingerprint, no hashing',
+    async open(redisUrl) {
+      const outcome = JSON.stringify({ ok: true, data: STORED_PAYLOAD, u: false });
+      const ttl = [String(LEASE_MS), String(RETENTION_MS)];
+      if (library === 'ioredis') {
+        const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+        const [claimSha, completeSha] = (await Promise.all([
+          redis.script('LOAD', CLAIM_SCRIPT),
+          redis.script('LOAD', COMPLETE_SCRIPT),
+        ])) as [string, string];
+        return {
+          async cycle(key) {
+            const token = randomUUID();
+            await redis.evalsha(claimSha, 1, `cmp:{${key}}`, 'fingerprint', token, ...ttl);
+            await redis.evalsha(completeSha, 1, `cmp:{${key}}`, token, outcome, ttl[1]!);
+          },
+          async close() {
+            redis.disconnect();
+          },
+        };
+      }
+      const client = await createNodeRedisClient({ url: redisUrl }).connect();
+      const [claimSha, completeSha] = await Promise.all([
+        client.scriptLoad(CLAIM_SCRIPT),
+        client.scriptLoad(COMPLETE_SCRIPT),
+      ]);
+      return {
+        async cycle(key) {
+          const token = randomUUID();
+          await client.evalSha(claimSha, { keys: [`cmp:{${key}}`], arguments: ['fingerprint', token, ...ttl] });
+          await client.evalSha(completeSha, { keys: [`cmp:{${key}}`], arguments: [token, outcome, ttl[1]!] });
+        },
+        close: () => client.disconnect(),
+      };
+    },
+  };
+}
 
-/** How many of {@link CONTENDERS} are ours; the rest are peers. */
-export const OURS_COUNT = 2;
+/** Every store in the comparison, ours first; the reference rows only in a full run. */
+export function contenders(withReferences: boolean): Contender[] {
+  const all = [ours(false), ours(true), nodeIdempotency, powertools];
+  return withReferences ? [...all, rawScripts('ioredis'), rawScripts('node-redis')] : all;
+}
