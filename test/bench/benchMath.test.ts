@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { summarise } from '../../bench/src/aggregate';
+import { type CommandCounts, commandDelta } from '../../bench/src/commandStats';
+import { SCENARIOS } from '../../bench/src/scenarios';
+import type { ScenarioResult } from '../../bench/src/serverBench';
+import { percentile } from '../../bench/src/stats';
+
+const counts = (entries: Record<string, number>): CommandCounts =>
+  new Map(Object.entries(entries).map(([name, calls]) => [name, { calls, usec: calls * 10 }]));
+
+describe('commandDelta', () => {
+  it('counts script calls once, not the commands the scripts ran inside Redis, and skips housekeeping', () => {
+    const before = counts({ evalsha: 10, hmget: 10, hset: 10, info: 3 });
+    const after = counts({
+      evalsha: 30,
+      eval: 1,
+      hmget: 31,
+      hset: 30,
+      pexpire: 20,
+      time: 11,
+      info: 9,
+      'cluster|slots': 2,
+    });
+    const delta = commandDelta(before, after);
+    expect(delta.topLevel).toBe(21);
+    expect(delta.insideScripts).toBe(21 + 20 + 20 + 11);
+    expect(delta.topLevelUsec).toBe(210);
+  });
+
+  it('counts plain commands as top-level when no script ran', () => {
+    const delta = commandDelta(counts({}), counts({ set: 40, get: 2, hset: 5 }));
+    expect(delta.topLevel).toBe(47);
+    expect(delta.insideScripts).toBe(0);
+  });
+});
+
+describe('percentile', () => {
+  it('takes the nearest rank', () => {
+    const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(sorted, 0.5)).toBe(50);
+    expect(percentile(sorted, 0.99)).toBe(99);
+    expect(percentile([], 0.5)).toBeNaN();
+  });
+});
+
+describe('summarise', () => {
+  const plain = SCENARIOS.find((scenario) => scenario.id === 'plain')!;
+  const fresh = SCENARIOS.find((scenario) => scenario.id === 'redis-fresh')!;
+  const result = (scenario: typeof plain, rps: number, p50Ms: number): ScenarioResult => ({
+    scenario,
+    connections: 64,
+    requests: rps,
+    rps,
+    p50Ms,
+    p99Ms: p50Ms * 2,
+    statuses: { 200: rps },
+    errors: 0,
+    timeouts: 0,
+    served: rps,
+    redisCalls: scenario.redisCallsPerRequest * rps,
+    redisCallsPerRequest: scenario.redisCallsPerRequest,
+    serverCpuUsPerRequest: 300,
+    redisUsPerRequest: 20,
+    insideScriptCallsPerRequest: 0,
+    handlerRunsPerRequest: 1,
+    problems: [],
+  });
+
+  it('takes each ratio against the plain run of the same round, then the median over rounds', () => {
+    // Round 2 is a slow spell for both: the pairwise ratios stay 0.9 while the raw figures swing.
+    const rounds = [
+      [result(plain, 1000, 10), result(fresh, 900, 11)],
+      [result(plain, 500, 20), result(fresh, 450, 22)],
+      [result(plain, 1000, 10), result(fresh, 900, 12)],
+    ];
+    const summary = summarise(rounds).find((s) => s.scenario.id === 'redis-fresh')!;
+    expect(summary.rounds).toBe(3);
+    expect(summary.ratioToPlain).toBeCloseTo(0.9);
+    expect(summary.rps).toBe(900);
+    expect(summary.addedP50Ms).toBe(2);
+    expect(summary.redisCallsPerRequest).toBe(2);
+  });
+});
