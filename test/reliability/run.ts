@@ -27,6 +27,8 @@ const run = spawnSync(
   },
 );
 const minutes = ((Date.now() - startedAt) / 60_000).toFixed(1);
+// The figures are committed: keep them in the repository's JSON format.
+spawnSync('npx', ['biome', 'format', '--write', resultsDir], { cwd: root, stdio: 'ignore' });
 
 const rows = readdirSync(resultsDir)
   .filter((name) => name.endsWith('.json'))
