@@ -51,6 +51,8 @@ export interface BenchStores {
   redis: IdempotencyStore;
   /** The same Redis through an ioredis client with `enableAutoPipelining`. */
   redisPipelined: IdempotencyStore;
+  /** The same Redis through node-redis, by the bench-only shim of nodeRedisShim.ts (an experiment). */
+  redisNodeRedis: IdempotencyStore;
   cluster?: IdempotencyStore;
 }
 
@@ -86,6 +88,7 @@ export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters)
     memory: idempotent(stores.memory).input(orderInput).mutation(createOrder),
     redis: idempotent(stores.redis).input(orderInput).mutation(createOrder),
     redisPipelined: idempotent(stores.redisPipelined).input(orderInput).mutation(createOrder),
+    redisNodeRedis: idempotent(stores.redisNodeRedis).input(orderInput).mutation(createOrder),
     conflict: idempotent(stores.redis).input(orderInput).mutation(createOrderAfterGate),
   };
   if (!stores.cluster) return t.router(procedures);

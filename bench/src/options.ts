@@ -19,8 +19,8 @@ export interface BenchOptions {
 
 const USAGE = `npm run bench -- [--quick] [--only redis-fresh,plain] [--profile] [--skip-stores] [--skip-client] [--json file]
   --quick        smoke check: short runs, < 60 s; exits non-zero when a scenario misbehaves
-  --only ids     server scenarios to run: plain, memory-fresh, redis-fresh, redis-fresh-pipelined, redis-replay,
-                 cluster-fresh, redis-conflict
+  --only ids     server scenarios to run: plain, memory-fresh, redis-fresh, redis-fresh-pipelined,
+                 redis-fresh-node-redis, redis-replay, cluster-fresh, redis-conflict
   --profile      CPU-profile the server during one scenario at 64 connections (the first --only id, default
                  redis-fresh) and summarise the profile
   REDIS_URL      use this Redis instead of starting a private redis-server (the cluster is always private)`;

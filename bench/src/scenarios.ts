@@ -5,12 +5,13 @@ export interface Scenario {
     | 'memory-fresh'
     | 'redis-fresh'
     | 'redis-fresh-pipelined'
+    | 'redis-fresh-node-redis'
     | 'redis-replay'
     | 'cluster-fresh'
     | 'redis-conflict';
   label: string;
   /** The procedure of the bench router (app.ts) that it calls. */
-  path: 'plain' | 'memory' | 'redis' | 'redisPipelined' | 'cluster' | 'conflict';
+  path: 'plain' | 'memory' | 'redis' | 'redisPipelined' | 'redisNodeRedis' | 'cluster' | 'conflict';
   /** `fresh`: a new key per request; `replay`: one key completed beforehand; `conflict`: one key whose holder is still running. */
   keys: 'none' | 'fresh' | 'replay' | 'conflict';
   /** The HTTP status every measured request must get. */
@@ -55,6 +56,15 @@ export const SCENARIOS: readonly Scenario[] = [
     id: 'redis-fresh-pipelined',
     label: 'RedisStore, fresh key, auto-pipelining client',
     path: 'redisPipelined',
+    keys: 'fresh',
+    status: 200,
+    redisCallsPerRequest: 2,
+    handlerRunsPerRequest: 1,
+  },
+  {
+    id: 'redis-fresh-node-redis',
+    label: 'experiment: RedisStore over node-redis, fresh key',
+    path: 'redisNodeRedis',
     keys: 'fresh',
     status: 200,
     redisCallsPerRequest: 2,

@@ -6,13 +6,16 @@ import type { AddressInfo } from 'node:net';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { MemoryStore, RedisStore } from '@trpc-idempotency/server';
 import { Cluster, Redis } from 'ioredis';
+import { createClient } from 'redis';
 import { buildBenchRouter, createContext, newCounters, openGate } from './app';
+import { nodeRedisAsIoredis } from './nodeRedisShim';
 import type { ServerConfig, ServerReply, ServerRequest } from './serverMessages';
 
 const config = JSON.parse(process.env.BENCH_SERVER_CONFIG ?? '{}') as ServerConfig;
 const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
 // The same Redis again through a client that sends the commands of one tick in one write.
 const pipelined = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableAutoPipelining: true });
+const nodeRedis = await createClient({ url: config.redisUrl }).connect();
 const cluster = config.clusterNodes
   ? new Cluster(config.clusterNodes, { redisOptions: { maxRetriesPerRequest: 1 } })
   : undefined;
@@ -24,6 +27,7 @@ const router = buildBenchRouter(
     memory: new MemoryStore(),
     redis: new RedisStore({ redis, prefix: 'bench:' }),
     redisPipelined: new RedisStore({ redis: pipelined, prefix: 'bench:' }),
+    redisNodeRedis: new RedisStore({ redis: nodeRedisAsIoredis(nodeRedis), prefix: 'bench:' }),
     cluster: cluster ? new RedisStore({ redis: cluster, prefix: 'bench:' }) : undefined,
   },
   counters,
@@ -56,6 +60,7 @@ process.on('message', (message: ServerRequest) => {
       server.close();
       redis.disconnect();
       pipelined.disconnect();
+      void nodeRedis.disconnect();
       cluster?.disconnect();
       // A clean exit, so that --cpu-prof writes its profile.
       setImmediate(() => process.exit(0));

@@ -11,6 +11,7 @@ import { createClient as createNodeRedisClient } from 'redis';
 import superjson from 'superjson';
 import { CLAIM_SCRIPT, COMPLETE_SCRIPT } from '../../packages/server/src/store/redisScripts';
 import { ORDER_INPUT } from './load';
+import { nodeRedisAsIoredis } from './nodeRedisShim';
 
 /** The outcome every store keeps: the bench handler's answer, serialized with superjson. */
 export const STORED_PAYLOAD = superjson.serialize({
@@ -34,7 +35,8 @@ export interface Contender {
   kind: 'ours' | 'peer' | 'reference';
   /** What its cycle does, in Redis terms, and what it guarantees. */
   does: string;
-  open(redisUrl: string): Promise<OpenContender>;
+  /** Opens the store; ours can be handed a client to run on instead of a fresh ioredis one. */
+  open(redisUrl: string, client?: Redis): Promise<OpenContender>;
 }
 
 const LEASE_MS = 30_000;
@@ -55,8 +57,8 @@ function ours(autoPipelining: boolean): Contender {
     name: autoPipelining ? 'trpc-idempotency RedisStore, auto-pipelining ioredis' : 'trpc-idempotency RedisStore',
     kind: 'ours',
     does: 'claim script (HMGET, TIME, HSET, PEXPIRE) + complete script (HMGET, HSET, HDEL, PEXPIRE)',
-    async open(redisUrl) {
-      const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableAutoPipelining: autoPipelining });
+    async open(redisUrl, client) {
+      const redis = client ?? new Redis(redisUrl, { maxRetriesPerRequest: 1, enableAutoPipelining: autoPipelining });
       const store = new RedisStore({ redis, prefix: 'cmp:' });
       const outcome = JSON.stringify({ ok: true, data: STORED_PAYLOAD, u: false });
       return {
@@ -77,7 +79,7 @@ function ours(autoPipelining: boolean): Contender {
           }
         },
         async close() {
-          redis.disconnect();
+          if (!client) redis.disconnect();
         },
       };
     },
@@ -186,8 +188,26 @@ function rawScripts(library: 'ioredis' | 'node-redis'): Contender {
   };
 }
 
+/** The unchanged RedisStore over a node-redis client, through a bench-only shim (nodeRedisShim.ts). */
+const oursOverNodeRedis: Contender = {
+  name: 'experiment: RedisStore over node-redis (bench shim)',
+  kind: 'reference',
+  does: 'the same as RedisStore; the client writes the commands of one tick in one syscall',
+  async open(redisUrl) {
+    const client = await createNodeRedisClient({ url: redisUrl }).connect();
+    const inner = await ours(false).open(redisUrl, nodeRedisAsIoredis(client));
+    return {
+      cycle: inner.cycle,
+      async close() {
+        await inner.close();
+        await client.disconnect();
+      },
+    };
+  },
+};
+
 /** Every store in the comparison, ours first; the reference rows only in a full run. */
 export function contenders(withReferences: boolean): Contender[] {
   const all = [ours(false), ours(true), nodeIdempotency, powertools];
-  return withReferences ? [...all, rawScripts('ioredis'), rawScripts('node-redis')] : all;
+  return withReferences ? [...all, rawScripts('ioredis'), rawScripts('node-redis'), oursOverNodeRedis] : all;
 }
