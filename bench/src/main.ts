@@ -43,6 +43,7 @@ try {
       for (const connections of CONNECTIONS) {
         for (const scenario of SCENARIOS) {
           if (options.only.length > 0 && !options.only.includes(scenario.id)) continue;
+          if (options.quick && scenario.experiment && connections === 1) continue;
           if (options.profile && (scenario.id !== (options.only[0] ?? 'redis-fresh') || connections !== 64)) continue;
           if (scenario.needsCluster && !redis.clusterNodes) {
             console.log(`skipped ${scenario.id}: no redis-server binary to build a cluster`);
@@ -67,7 +68,7 @@ try {
       }
     }
     if (!options.skipClient) {
-      derive = await measureDerive(options.quick ? 0.2 : 2);
+      derive = await measureDerive(options.quick ? 0.1 : 2);
       links.push(await measureLinkOverhead(server.url, options.quick ? 2 : 10, options.quick ? 100 : 300));
       const inMemory = await recordedFetch(server.url);
       links.push(await measureLinkOverhead(server.url, options.quick ? 2 : 10, options.quick ? 200 : 1000, inMemory));
@@ -79,8 +80,8 @@ try {
     stores = await compareStores(redis.url, {
       rounds: options.rounds,
       concurrencies: options.quick ? [64] : [1, 64],
-      warmupSec: options.quick ? 0.3 : 0.5,
-      durationSec: options.quick ? 0.7 : 2,
+      warmupSec: options.quick ? 0.2 : 0.5,
+      durationSec: options.quick ? 0.5 : 2,
       references: !options.quick,
     });
     for (const store of stores) for (const problem of store.problems) problems.push(`${store.name}: ${problem}`);
