@@ -10,7 +10,7 @@ import { FULL, percentile, recordFigures, size } from './support/scale.js';
 
 const WORKERS = size(12, 32);
 const WARM_UP_MS = size(2000, 10_000);
-const AFTER_KILL_MS = size(12_000, 30_000);
+const AFTER_KILL_MS = size(12_000, 20_000);
 /** When the killed node is started again, as an orchestrator would; it rejoins as a replica. */
 const REJOIN_AFTER_MS = size(6000, 10_000);
 const LEASE_MS = 3000;
@@ -35,10 +35,49 @@ async function pickMaster(cluster: RedisClusterProcess): Promise<RedisProcess> {
   }
 }
 
+const WAIT = { replicas: 1, timeoutMs: 100 };
+/** How long the victim's replica is cut off before the kill, in the lagging-replica variants. */
+const LAG_MS = 500;
+
+/**
+ * Makes the victim's replica fall behind, as a slow network or a busy replica would: the master
+ * drops its replica's connection and keeps it from coming back, while it goes on acknowledging
+ * writes. Answers how far behind the replica is when `lagMs` is over.
+ */
+async function cutOffReplica(
+  cluster: RedisClusterProcess,
+  master: RedisProcess,
+  lagMs: number,
+): Promise<{ unreplicatedBytes: number }> {
+  const admin = new Redis(master.port, '127.0.0.1');
+  try {
+    // A password makes the replica's reconnection fail; connections already open keep working.
+    await admin.call('CONFIG', 'SET', 'requirepass', randomUUID());
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'replica');
+    await sleep(lagMs);
+    const masterOffset = Number(/master_repl_offset:(\d+)/.exec(String(await admin.info('replication')))?.[1]);
+    for (const node of cluster.nodes) {
+      if (node === master) continue;
+      const peer = new Redis(node.port, '127.0.0.1');
+      const info = await peer.info('replication').finally(() => peer.disconnect());
+      if (!info.includes(`master_port:${master.port}`)) continue;
+      return { unreplicatedBytes: masterOffset - Number(/slave_repl_offset:(\d+)/.exec(info)?.[1] ?? 0) };
+    }
+    return { unreplicatedBytes: Number.NaN };
+  } finally {
+    admin.disconnect();
+  }
+}
+
 describe.each([
-  { variant: 'asynchronous replication (default)', waitForReplicas: undefined },
-  { variant: 'waitForReplicas: { replicas: 1, timeoutMs: 100 }', waitForReplicas: { replicas: 1, timeoutMs: 100 } },
-])('Redis Cluster (3 masters, 3 replicas) loses a master under load: $variant', ({ waitForReplicas }) => {
+  { variant: 'asynchronous replication (default)', name: 'async', waitForReplicas: undefined, lagMs: 0 },
+  { variant: 'default, replica 0.5 s behind', name: 'async-lagging', waitForReplicas: undefined, lagMs: LAG_MS },
+  { variant: 'waitForReplicas: { replicas: 1, timeoutMs: 100 }', name: 'wait', waitForReplicas: WAIT, lagMs: 0 },
+  // Full mode only, to keep the quick suite short.
+  ...(FULL
+    ? [{ variant: 'waitForReplicas, replica 0.5 s behind', name: 'wait-lagging', waitForReplicas: WAIT, lagMs: LAG_MS }]
+    : []),
+])('Redis Cluster (3 masters, 3 replicas) loses a master under load: $variant', ({ name, waitForReplicas, lagMs }) => {
   let cluster: RedisClusterProcess;
   let ledgerRedis: RedisProcess;
   let servers: ServerProcess[];
@@ -73,6 +112,7 @@ describe.each([
     const load = keepLoad(servers, WORKERS, 'failover-user');
     await sleep(WARM_UP_MS);
     const victim = await pickMaster(cluster);
+    const lag = lagMs > 0 ? await cutOffReplica(cluster, victim, lagMs) : { unreplicatedBytes: 0 };
     const killedAt = performance.now();
     victim.process.kill('SIGKILL');
     await sleep(REJOIN_AFTER_MS);
@@ -122,8 +162,10 @@ describe.each([
         return acc;
       }, {});
 
-    recordFigures(`cluster-failover-${waitForReplicas ? 'wait' : 'async'}`, {
+    recordFigures(`cluster-failover-${name}`, {
       waitForReplicas: waitForReplicas ?? null,
+      replicaCutOffBeforeKillMs: lagMs,
+      unreplicatedBytesAtKill: lag.unreplicatedBytes,
       intents: load.sent.length,
       attempts: attempts.length,
       throughputPerSecond: Math.round(load.sent.length / ((WARM_UP_MS + AFTER_KILL_MS) / 1000)),
