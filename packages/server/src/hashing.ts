@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { TRPCError } from '@trpc/server';
 import { canonicalJson, withoutAliasing } from '@trpc-idempotency/protocol';
 import type { Serializer } from './outcome.js';
 
@@ -16,5 +17,19 @@ export function recordKeyFor(namespace: string, scope: string, path: string, key
 
 /** SHA-256 over the canonical JSON of the input, serialized first so that Dates, Maps and BigInts count. */
 export function fingerprintInput(serializer: Serializer, input: unknown): string {
-  return sha256Hex(canonicalJson(input === undefined ? null : withoutAliasing(serializer.serialize(input))));
+  if (input === undefined) return sha256Hex(canonicalJson(null));
+  let serialized: unknown;
+  try {
+    serialized = withoutAliasing(serializer.serialize(input));
+  } catch {
+    // superjson refuses to write keys such as "__proto__", "constructor" or "prototype", which a
+    // client can still send inside a JSON input (the hostile-input reliability scenario found a 500
+    // here). Fingerprint such an input as it is, wrapped so that it can never equal a serialized one.
+    serialized = { unserializable: input };
+  }
+  try {
+    return sha256Hex(canonicalJson(serialized));
+  } catch {
+    throw new TRPCError({ code: 'BAD_REQUEST', message: 'This input cannot be fingerprinted for idempotency.' });
+  }
 }

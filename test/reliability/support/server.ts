@@ -97,7 +97,16 @@ const payment = idempotent
     if (ms > 0) await sleep(ms);
     const orderId = randomUUID();
     const accepted = ledger ? await ledger.write({ intent: input.intent, fence, orderId, pid: process.pid }) : true;
-    return { orderId, fence, pid: process.pid, accepted, scope: ctx.user, path, intent: input.intent };
+    return {
+      orderId,
+      fence,
+      pid: process.pid,
+      accepted,
+      scope: ctx.user,
+      path,
+      key: ctx.idempotency.key,
+      intent: input.intent,
+    };
   });
 
 const router = t.router({ pay: payment, refund: payment });
