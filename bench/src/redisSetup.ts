@@ -1,9 +1,5 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { hasRedisServer, startRedis, startRedisCluster } from '../../test/support/redisServer';
-
-const run = promisify(execFile);
 
 /** The Redis servers one benchmark run uses. */
 export interface BenchRedis {
@@ -35,10 +31,4 @@ export async function setUpRedis(options: { cluster: boolean }): Promise<BenchRe
       await Promise.all([single?.stop(), cluster?.stop()]);
     },
   };
-}
-
-/** Flushes one Redis so that a scenario starts from an empty keyspace (private servers only). */
-export async function flushAll(url: string): Promise<void> {
-  const { port, hostname } = new URL(url);
-  await run('redis-cli', ['-h', hostname, '-p', port, 'FLUSHALL']);
 }
