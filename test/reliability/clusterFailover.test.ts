@@ -10,7 +10,7 @@ import { FULL, percentile, recordFigures, size } from './support/scale.js';
 
 const WORKERS = size(12, 32);
 const WARM_UP_MS = size(2000, 10_000);
-const AFTER_KILL_MS = size(12_000, 20_000);
+const AFTER_KILL_MS = size(14_000, 20_000);
 /** When the killed node is started again, as an orchestrator would; it rejoins as a replica. */
 const REJOIN_AFTER_MS = size(6000, 10_000);
 const LEASE_MS = 3000;
