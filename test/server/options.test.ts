@@ -62,3 +62,21 @@ describe('MemoryStore', () => {
     }
   });
 });
+
+describe('MemoryStore timed sweep', () => {
+  it('sweeps in slices and still removes every expired record', async () => {
+    let now = 0;
+    const memory = new MemoryStore({ now: () => now, sweepIntervalMs: 20, sweepBatchSize: 100 });
+    try {
+      for (let i = 0; i < 1000; i++) {
+        await memory.claim({ recordKey: `r${i}`, fingerprint: 'f', token: 't', leaseMs: 10, retentionMs: 100 });
+      }
+      now = 100;
+      while (memory.size === 1000) await new Promise((resolve) => setTimeout(resolve, 1));
+      expect(memory.size).toBe(900);
+      await expect.poll(() => memory.size, { timeout: 5000 }).toBe(0);
+    } finally {
+      memory.close();
+    }
+  });
+});

@@ -11,6 +11,12 @@ import type {
 export interface MemoryStoreOptions {
   /** How often expired records are swept out, in ms. Default 1000. */
   sweepIntervalMs?: number;
+  /**
+   * How many records one timed sweep looks at, at most. A sweep of every record at once would pause the
+   * event loop for tens of ms at a few hundred thousand records; slices keep each pause short, and the
+   * next slice goes on where this one stopped. Default 10,000.
+   */
+  sweepBatchSize?: number;
   /** The clock, in ms. Default: a monotonic clock, so wall-clock jumps never expire a lease early. */
   now?: () => number;
 }
@@ -37,10 +43,13 @@ export class MemoryStore implements IdempotencyStore {
   readonly #records = new Map<string, MemoryRecord>();
   readonly #now: () => number;
   readonly #sweeper: ReturnType<typeof setInterval>;
+  readonly #sweepBatchSize: number;
+  #sweepCursor: Iterator<[string, MemoryRecord]> | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? (() => performance.now());
-    this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 1000);
+    this.#sweepBatchSize = options.sweepBatchSize ?? 10_000;
+    this.#sweeper = setInterval(() => this.#sweepSlice(), options.sweepIntervalMs ?? 1000);
     this.#sweeper.unref?.();
   }
 
@@ -104,10 +113,25 @@ export class MemoryStore implements IdempotencyStore {
     return true;
   }
 
-  /** Removes every record whose retention has ended. Runs by itself on a timer. */
+  /** Removes every record whose retention has ended, all at once. The timer sweeps the same way in slices. */
   sweep(): void {
     const now = this.#now();
     for (const [recordKey, record] of this.#records) {
+      if (record.expiresAt <= now) this.#records.delete(recordKey);
+    }
+  }
+
+  /** Looks at the next slice of records; a Map iterator stays valid across deletes and inserts. */
+  #sweepSlice(): void {
+    const now = this.#now();
+    this.#sweepCursor ??= this.#records.entries();
+    for (let seen = 0; seen < this.#sweepBatchSize; seen++) {
+      const next = this.#sweepCursor.next();
+      if (next.done) {
+        this.#sweepCursor = undefined;
+        return;
+      }
+      const [recordKey, record] = next.value;
       if (record.expiresAt <= now) this.#records.delete(recordKey);
     }
   }
