@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { ORDER_BODY } from './load';
+import { postOrder } from './load';
 import type { ServerHandle } from './serverHandle';
 import { fixed, markdownTable } from './table';
 
@@ -17,16 +17,6 @@ export interface AuditResult {
 }
 
 const HOUSEKEEPING = new Set(['info', 'ping', 'select', 'hello', 'command', 'cluster', 'client', 'monitor']);
-
-async function post(url: string, key: string, path = 'redis'): Promise<number> {
-  const response = await fetch(`${url}/${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-user': 'bench-user', 'idempotency-key': key },
-    body: ORDER_BODY,
-  });
-  await response.arrayBuffer();
-  return response.status;
-}
 
 /**
  * Sends a few sequential requests of each kind while MONITOR watches the single Redis, and counts
@@ -67,22 +57,22 @@ export async function auditCommands(server: ServerHandle, redisUrl: string, requ
     const results: AuditResult[] = [];
     results.push(
       await measure('fresh', 2, async () => {
-        for (let i = 0; i < requests; i++) await post(server.url, `audit-${randomUUID()}`);
+        for (let i = 0; i < requests; i++) await postOrder(server.url, 'redis', `audit-${randomUUID()}`);
       }),
     );
     const replayKey = `audit-${randomUUID()}`;
-    await post(server.url, replayKey);
+    await postOrder(server.url, 'redis', replayKey);
     results.push(
       await measure('replay', 1, async () => {
-        for (let i = 0; i < requests; i++) await post(server.url, replayKey);
+        for (let i = 0; i < requests; i++) await postOrder(server.url, 'redis', replayKey);
       }),
     );
     const conflictKey = `audit-${randomUUID()}`;
-    const holder = post(server.url, conflictKey, 'conflict');
+    const holder = postOrder(server.url, 'conflict', conflictKey);
     while ((await server.stats()).waiting === 0) await new Promise((resolve) => setTimeout(resolve, 20));
     results.push(
       await measure('conflict', 1, async () => {
-        for (let i = 0; i < requests; i++) await post(server.url, conflictKey, 'conflict');
+        for (let i = 0; i < requests; i++) await postOrder(server.url, 'conflict', conflictKey);
       }),
     );
     await server.openGate();

@@ -6,6 +6,17 @@ import { percentile } from './stats';
 export const ORDER_INPUT = { item: 'paperback book', qty: 2, note: 'leave at the door, ring twice' };
 export const ORDER_BODY = JSON.stringify(superjson.serialize(ORDER_INPUT));
 
+/** Sends one order mutation to the bench server with the given key, the way httpLink would, and returns its status. */
+export async function postOrder(url: string, path: string, key: string): Promise<number> {
+  const response = await fetch(`${url}/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-user': 'bench-user', 'idempotency-key': key },
+    body: ORDER_BODY,
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
 /** How one load run is shaped. */
 export interface LoadOptions {
   url: string;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type CommandCounts, commandDelta, settledCommandCounts } from './commandStats';
-import { type LoadResult, ORDER_BODY, runLoad } from './load';
+import { type LoadResult, postOrder, runLoad } from './load';
 import type { Scenario } from './scenarios';
 import type { ServerHandle } from './serverHandle';
 import type { ServerStats } from './serverMessages';
@@ -44,17 +44,6 @@ async function settled(server: ServerHandle, redisUrls: string[]): Promise<[Comm
   throw new Error('the bench server never went quiet after a load run');
 }
 
-/** Sends one mutation to the bench server, the way httpLink would. */
-async function post(url: string, path: string, key: string): Promise<number> {
-  const response = await fetch(`${url}/${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-user': 'bench-user', 'idempotency-key': key },
-    body: ORDER_BODY,
-  });
-  await response.arrayBuffer();
-  return response.status;
-}
-
 async function waitFor(condition: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!(await condition())) {
@@ -78,10 +67,10 @@ export async function runScenario(
   const fixedKey = `bench-${scenario.keys}-${randomUUID()}`;
   let holder: Promise<number> | undefined;
   if (scenario.keys === 'replay') {
-    const status = await post(server.url, scenario.path, fixedKey);
+    const status = await postOrder(server.url, scenario.path, fixedKey);
     if (status !== 200) problems.push(`the first request of the replay key got ${status}`);
   } else if (scenario.keys === 'conflict') {
-    holder = post(server.url, scenario.path, fixedKey);
+    holder = postOrder(server.url, scenario.path, fixedKey);
     await waitFor(async () => (await server.stats()).waiting > 0, 'the conflict holder to start');
   }
   const key = scenario.keys === 'fresh' ? 'fresh' : scenario.keys === 'none' ? 'none' : fixedKey;
