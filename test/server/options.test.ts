@@ -18,7 +18,15 @@ describe('createIdempotency options', () => {
     [{ store, scope, leaseMs: -1 }, /option "leaseMs"/],
     [{ store, scope, leaseMs: 1.5 }, /option "leaseMs"/],
     [{ store, scope, retentionMs: 0 }, /option "retentionMs"/],
-    [{ store, scope, retentionMs: 1000, leaseMs: 5000 }, /option "retentionMs" must be at least as long as leaseMs/],
+    [{ store, scope, retentionMs: 1000, leaseMs: 5000 }, /option "retentionMs" must be at least twice leaseMs/],
+    [
+      { store, scope, retentionMs: 9999, leaseMs: 5000 },
+      /option "retentionMs" must be at least twice leaseMs \(10000 ms\)/,
+    ],
+    [
+      { store, scope, serializer: { serialize: JSON.stringify } },
+      /option "serializer" must have serialize and deserialize/,
+    ],
     [{ store, scope, required: 'yes' }, /option "required"/],
     [{ store, scope, inProgress: 'wait' }, /option "inProgress" must be 'reject' or \{ waitMs: number \}/],
     [{ store, scope, inProgress: { waitMs: 0 } }, /option "inProgress/],

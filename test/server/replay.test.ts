@@ -145,7 +145,7 @@ describe.each(backends())('stored outcomes on $name', (backend) => {
   );
 
   it('runs the handler again once retention has ended', async () => {
-    const shortLived = await startTestApp({ store: open.store, retentionMs: 400, leaseMs: 300 });
+    const shortLived = await startTestApp({ store: open.store, retentionMs: 400, leaseMs: 200 });
     try {
       const key = newKey();
       const headers = { 'idempotency-key': key, 'x-user': 'ann' };

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import type { DataTransformerOptions } from '@trpc/server/unstable-core-do-not-import';
 import {
   createIdempotency,
   type IdempotencyEvent,
@@ -12,10 +13,15 @@ import {
 import superjson from 'superjson';
 import { z } from 'zod';
 
-/** The context of the test app: the caller comes from an `x-user` header. */
+/** The context of the test app: the caller comes from an `x-user` header, a gate pass from `x-pass`. */
 function createContext(opts: Parameters<typeof nodeIdempotencyContext>[0]) {
   const user = opts.req.headers['x-user'];
-  return { user: typeof user === 'string' ? user : undefined, ...nodeIdempotencyContext(opts) };
+  const pass = opts.req.headers['x-pass'];
+  return {
+    user: typeof user === 'string' ? user : undefined,
+    pass: pass === 'yes',
+    ...nodeIdempotencyContext(opts),
+  };
 }
 type Context = Awaited<ReturnType<typeof createContext>>;
 
@@ -27,17 +33,31 @@ export interface SideEffects {
   orders: Array<{ id: number; user: string | undefined; key: string; fence: number; item: string }>;
   /** Fences the handler saw, per key. */
   fences: Map<string, number[]>;
+  /** When (`performance.now()`) each handler run of `orders.create` started, per key. */
+  starts: Map<string, number[]>;
+  /** When `ctx.idempotency.signal` aborted during a run of `orders.create`, per key. */
+  aborts: Map<string, number[]>;
   events: IdempotencyEvent[];
+}
+
+/** A value type the app registers with its own transformer, to show that replays keep it. */
+export class Money {
+  constructor(
+    readonly cents: number,
+    readonly currency: string,
+  ) {}
 }
 
 export type TestAppOptions = Omit<IdempotencyOptions<Context>, 'store' | 'scope' | 'required'> & {
   store: IdempotencyStore;
   scope?: IdempotencyOptions<Context>['scope'];
+  /** The router's transformer. Default superjson. */
+  transformer?: DataTransformerOptions;
 };
 
 /** Builds the router of the test app, with its side effects counted in `effects`. */
-export function buildRouter(options: TestAppOptions, effects: SideEffects) {
-  const t = initTRPC.context<Context>().create({ transformer: superjson, errorFormatter: idempotencyErrorFormatter });
+export function buildRouter({ transformer = superjson, ...options }: TestAppOptions, effects: SideEffects) {
+  const t = initTRPC.context<Context>().create({ transformer, errorFormatter: idempotencyErrorFormatter });
   const idempotency = createIdempotency({
     scope: (ctx: Context) => ctx.user,
     ...options,
@@ -48,6 +68,13 @@ export function buildRouter(options: TestAppOptions, effects: SideEffects) {
   });
   const optionalIdempotency = createIdempotency({ scope: (ctx: Context) => ctx.user, ...options, required: false });
   const idempotentProcedure = t.procedure.use(idempotency);
+  // A middleware after the idempotency one that may refuse before the resolver runs.
+  const gate = t.middleware(({ ctx, next }) => {
+    if (!ctx.pass) throw new TRPCError({ code: 'FORBIDDEN', message: 'no pass' });
+    return next();
+  });
+  const record = (map: Map<string, number[]>, key: string) =>
+    map.set(key, [...(map.get(key) ?? []), performance.now()]);
 
   const count = (user: string | undefined, key: string) => {
     const id = `${user}/${key}`;
@@ -66,8 +93,10 @@ export function buildRouter(options: TestAppOptions, effects: SideEffects) {
           }),
         )
         .mutation(async ({ ctx, input }) => {
-          const { key, fence } = ctx.idempotency;
+          const { key, fence, signal } = ctx.idempotency;
           count(ctx.user, key);
+          record(effects.starts, key);
+          signal.addEventListener('abort', () => record(effects.aborts, key), { once: true });
           effects.fences.set(key, [...(effects.fences.get(key) ?? []), fence]);
           if (input.sleepMs) await new Promise((resolve) => setTimeout(resolve, input.sleepMs));
           const order = { id: effects.orders.length + 1, user: ctx.user, key, fence, item: input.item };
@@ -83,13 +112,29 @@ export function buildRouter(options: TestAppOptions, effects: SideEffects) {
           };
         }),
       fail: idempotentProcedure
-        .input(z.object({ mode: z.enum(['bad_request', 'crash', 'internal']) }))
-        .mutation(({ ctx, input }) => {
+        .input(z.object({ mode: z.enum(['bad_request', 'crash', 'internal']), sleepMs: z.number().optional() }))
+        .mutation(async ({ ctx, input }) => {
           count(ctx.user, ctx.idempotency.key);
+          effects.fences.set(ctx.idempotency.key, [
+            ...(effects.fences.get(ctx.idempotency.key) ?? []),
+            ctx.idempotency.fence,
+          ]);
+          if (input.sleepMs) await new Promise((resolve) => setTimeout(resolve, input.sleepMs));
           if (input.mode === 'bad_request') throw new TRPCError({ code: 'BAD_REQUEST', message: 'card declined' });
           if (input.mode === 'internal') throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'db down' });
           throw new Error('unexpected crash');
         }),
+      gated: idempotentProcedure
+        .use(gate)
+        .input(z.object({ item: z.string() }))
+        .mutation(({ ctx, input }) => {
+          count(ctx.user, ctx.idempotency.key);
+          return { item: input.item };
+        }),
+      quote: idempotentProcedure.input(z.object({ price: z.instanceof(Money) })).mutation(({ ctx, input }) => {
+        count(ctx.user, ctx.idempotency.key);
+        return { price: new Money(input.price.cents, input.price.currency), quotedBy: ctx.user };
+      }),
       list: idempotentProcedure.query(() => effects.orders.length),
     }),
     optional: t.router({
@@ -117,7 +162,14 @@ export interface TestApp {
 
 /** Starts the test app over real HTTP on a free port. */
 export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
-  const effects: SideEffects = { runs: new Map(), orders: [], fences: new Map(), events: [] };
+  const effects: SideEffects = {
+    runs: new Map(),
+    orders: [],
+    fences: new Map(),
+    starts: new Map(),
+    aborts: new Map(),
+    events: [],
+  };
   const server = createHTTPServer({ router: buildRouter(options, effects), createContext });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -141,23 +193,24 @@ export interface RawAnswer {
   error?: { message: string; code: number; data: { code: string; httpStatus: number; idempotency: any } };
 }
 
-/** Sends one mutation over plain HTTP, the way httpLink does, with the given headers. */
+/** Sends one mutation over plain HTTP, the way httpLink does, with the given headers and the app's transformer. */
 export async function postMutation(
   url: string,
   path: string,
   input: unknown,
   headers: Record<string, string> = {},
+  transformer: { serialize(value: unknown): unknown; deserialize(value: any): any } = superjson,
 ): Promise<RawAnswer> {
   const response = await fetch(`${url}/${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(superjson.serialize(input)),
+    body: JSON.stringify(transformer.serialize(input)),
   });
   const body = (await response.json()) as { result?: { data: any }; error?: any };
   return {
     status: response.status,
     headers: response.headers,
-    data: body.result ? superjson.deserialize(body.result.data) : undefined,
-    error: body.error ? (superjson.deserialize(body.error) as RawAnswer['error']) : undefined,
+    data: body.result ? transformer.deserialize(body.result.data) : undefined,
+    error: body.error ? (transformer.deserialize(body.error) as RawAnswer['error']) : undefined,
   };
 }

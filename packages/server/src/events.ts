@@ -24,4 +24,9 @@ export interface IdempotencyEvent {
   retryAfterMs?: number;
   /** What went wrong, for `storeError` and `leaseLost`. */
   error?: unknown;
+  /**
+   * For `completed` and `released`: whether tRPC started the handler. A call that ended before it did
+   * (its input failed validation, or a later middleware refused) is released and its key stays unused.
+   */
+  handlerBegan?: boolean;
 }

@@ -12,7 +12,7 @@ export {
 } from './createIdempotency.js';
 export { getIdempotencyErrorData, IdempotencyError, idempotencyErrorFormatter } from './errors.js';
 export type { IdempotencyEvent, IdempotencyEventType } from './events.js';
-export { LeaseLostError } from './leaseKeeper.js';
+export { LeaseLostError, leaseSafetyMarginMs } from './leaseKeeper.js';
 export { type IdempotencyOptions, type ScopeFunction, storeClientErrors } from './options.js';
 export type { Serializer } from './outcome.js';
 export {
@@ -22,15 +22,22 @@ export {
   type IdempotencyRequestContext,
   type NodeContextOptions,
   nodeIdempotencyContext,
+  type RequestCall,
 } from './requestContext.js';
+export { inProgressRetryAfterMs } from './retryHint.js';
 export { MemoryStore, type MemoryStoreOptions } from './store/memoryStore.js';
 export { RedisStore, type RedisStoreOptions } from './store/redisStore.js';
 export {
+  CLAIM_STATUSES,
   type ClaimRequest,
   type ClaimResult,
+  type ClaimStatus,
   type CompleteRequest,
   type IdempotencyStore,
   type LeaseRequest,
+  RECORD_STATES,
+  type RecordState,
+  type ReleaseRequest,
   type RenewLeaseRequest,
   StoreUnavailableError,
 } from './store/types.js';

@@ -1,9 +1,11 @@
 import type { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
-import superjson from 'superjson';
-import { z } from 'zod';
+import {
+  type CombinedDataTransformer,
+  type DataTransformerOptions,
+  getDataTransformer,
+} from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotencyEvent } from './events.js';
-import type { Serializer } from './outcome.js';
 import type { IdempotencyStore } from './store/types.js';
 
 /** A function of the request context that says whose key it is: a user, tenant or API key id. */
@@ -20,7 +22,7 @@ export interface IdempotencyOptions<TContext> {
    * `'global'` shares one scope between all callers, and must be chosen on purpose.
    */
   scope: ScopeFunction<TContext> | 'global';
-  /** How long a completed outcome is replayed, in ms. Default 24 h. */
+  /** How long a completed outcome is replayed, in ms. At least twice `leaseMs`. Default 24 h. */
   retentionMs?: number;
   /** How long a holder's lease lasts without renewal, in ms. It is renewed at a third of this. Default 30 s. */
   leaseMs?: number;
@@ -32,65 +34,17 @@ export interface IdempotencyOptions<TContext> {
   onStoreError?: 'fail-closed' | 'fail-open';
   /** Which errors a handler throws are stored and replayed. Default: 4xx, except 408, 429 and 499. */
   shouldStoreError?: (error: TRPCError) => boolean;
-  /** How outcomes and inputs are serialized. Default superjson, so Dates, Maps, Sets and BigInts survive. */
-  serializer?: Serializer;
+  /**
+   * How outcomes and inputs are serialized. Default: the router's own transformer (the one given to
+   * `initTRPC.create({ transformer })`), so types registered with it survive a replay. Give superjson
+   * (its default export or an instance) or any `{ serialize, deserialize }` to use another.
+   */
+  serializer?: DataTransformerOptions;
   /** Separates the records of several apps that share one store. Default `'default'`. */
   namespace?: string;
   /** Called at each step, for logs and metrics. It must not throw; errors it throws are ignored. */
   onEvent?: (event: IdempotencyEvent) => void;
 }
-
-const TRANSIENT_CLIENT_ERRORS = new Set([408, 429, 499]);
-
-/** The default for `shouldStoreError`: errors a client caused on purpose are final, transient ones are not. */
-export function storeClientErrors(error: TRPCError): boolean {
-  const status = getHTTPStatusCodeFromError(error);
-  return status >= 400 && status < 500 && !TRANSIENT_CLIENT_ERRORS.has(status);
-}
-
-const fn = (what: string) =>
-  z.custom<(...args: any[]) => any>((value) => typeof value === 'function', { message: `must be ${what}` });
-
-const optionsSchema = z
-  .object({
-    store: z.custom<IdempotencyStore>(
-      (value) =>
-        typeof value === 'object' &&
-        value !== null &&
-        ['claim', 'complete', 'release', 'renewLease'].every((m) => typeof (value as any)[m] === 'function'),
-      { message: 'must be an idempotency store, such as new MemoryStore() or new RedisStore({ redis })' },
-    ),
-    scope: z.union([z.literal('global'), fn('a function of the context')], {
-      message: "must be a function of the context, or 'global' to share one scope on purpose",
-    }),
-    retentionMs: z
-      .number()
-      .int()
-      .positive()
-      .default(24 * 60 * 60 * 1000),
-    leaseMs: z.number().int().min(30).default(30_000),
-    required: z.boolean().default(true),
-    inProgress: z
-      .union([z.literal('reject'), z.object({ waitMs: z.number().int().positive() }).strict()], {
-        message: "must be 'reject' or { waitMs: number }",
-      })
-      .default('reject'),
-    onStoreError: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
-    shouldStoreError: fn('a function of the error').default(() => storeClientErrors),
-    serializer: z
-      .object(
-        { serialize: fn('a function'), deserialize: fn('a function') },
-        { message: 'must have serialize and deserialize' },
-      )
-      .default(() => superjson),
-    namespace: z.string().min(1).default('default'),
-    onEvent: fn('a function of the event').optional(),
-  })
-  .strict()
-  .refine((options) => options.retentionMs >= options.leaseMs, {
-    message: 'must be at least as long as leaseMs',
-    path: ['retentionMs'],
-  });
 
 /** The options with their defaults filled in. */
 export interface ResolvedIdempotencyOptions<TContext> {
@@ -102,22 +56,128 @@ export interface ResolvedIdempotencyOptions<TContext> {
   inProgress: 'reject' | { waitMs: number };
   onStoreError: 'fail-closed' | 'fail-open';
   shouldStoreError: (error: TRPCError) => boolean;
-  serializer: Serializer;
+  /** `undefined` means the router's own transformer, found when a call arrives. */
+  serializer: CombinedDataTransformer | undefined;
   namespace: string;
   onEvent: ((event: IdempotencyEvent) => void) | undefined;
 }
 
-/** Checks the options and fills in defaults; a bad option throws a `TypeError` that names it. */
+const TRANSIENT_CLIENT_ERRORS = new Set([408, 429, 499]);
+
+/** The default for `shouldStoreError`: errors a client caused on purpose are final, transient ones are not. */
+export function storeClientErrors(error: TRPCError): boolean {
+  const status = getHTTPStatusCodeFromError(error);
+  return status >= 400 && status < 500 && !TRANSIENT_CLIENT_ERRORS.has(status);
+}
+
+const DEFAULTS = {
+  retentionMs: 24 * 60 * 60 * 1000,
+  leaseMs: 30_000,
+  required: true,
+  inProgress: 'reject',
+  onStoreError: 'fail-closed',
+  namespace: 'default',
+} as const;
+
+const KNOWN_OPTIONS = new Set([
+  'store',
+  'scope',
+  'retentionMs',
+  'leaseMs',
+  'required',
+  'inProgress',
+  'onStoreError',
+  'shouldStoreError',
+  'serializer',
+  'namespace',
+  'onEvent',
+]);
+
+const STORE_METHODS = ['claim', 'complete', 'release', 'renewLease'] as const;
+
+/** Checks the options and fills in defaults; bad options throw one `TypeError` that names each of them. */
 export function resolveOptions<TContext>(options: IdempotencyOptions<TContext>): ResolvedIdempotencyOptions<TContext> {
-  const parsed = optionsSchema.safeParse(options ?? {});
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      if (issue.code === 'unrecognized_keys')
-        return `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-      const name = issue.path.join('.') || '(options)';
-      return `option "${name}" ${issue.message.startsWith('must') ? issue.message : `is invalid: ${issue.message}`}`;
-    });
-    throw new TypeError(`createIdempotency: ${problems.join('; ')}.`);
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('createIdempotency(options): options must be an object with a store and a scope.');
   }
-  return parsed.data as ResolvedIdempotencyOptions<TContext>;
+  const problems: string[] = [];
+  const bad = (name: string, rule: string) => problems.push(`option "${name}" ${rule}`);
+  const given = options as IdempotencyOptions<TContext> & Record<string, unknown>;
+
+  const unknown = Object.keys(given).filter((name) => !KNOWN_OPTIONS.has(name));
+  if (unknown.length > 0) {
+    problems.push(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((name) => `"${name}"`).join(', ')}`);
+  }
+  const { store, scope } = given;
+  if (!isObjectLike(store) || !STORE_METHODS.every((method) => typeof store[method] === 'function')) {
+    bad('store', 'must be an idempotency store, such as new MemoryStore() or new RedisStore({ redis })');
+  }
+  if (scope !== 'global' && typeof scope !== 'function') {
+    bad('scope', "must be a function of the context, or 'global' to share one scope on purpose");
+  }
+  const leaseMs = given.leaseMs ?? DEFAULTS.leaseMs;
+  if (!Number.isInteger(leaseMs) || leaseMs < 30) bad('leaseMs', 'must be a whole number of ms, 30 or more');
+  const retentionMs = given.retentionMs ?? DEFAULTS.retentionMs;
+  if (!Number.isInteger(retentionMs) || retentionMs <= 0) {
+    bad('retentionMs', 'must be a positive whole number of ms');
+  } else if (Number.isInteger(leaseMs) && retentionMs < 2 * leaseMs) {
+    // A record must outlive any holder that may still run, or a later claim would reuse its fence.
+    bad('retentionMs', `must be at least twice leaseMs (${2 * leaseMs} ms)`);
+  }
+  const required = given.required ?? DEFAULTS.required;
+  if (typeof required !== 'boolean') bad('required', 'must be true or false');
+  const inProgress = given.inProgress ?? DEFAULTS.inProgress;
+  if (inProgress !== 'reject' && !isWaitOption(inProgress)) {
+    bad('inProgress', "must be 'reject' or { waitMs: number } with a positive whole waitMs");
+  }
+  const onStoreError = given.onStoreError ?? DEFAULTS.onStoreError;
+  if (onStoreError !== 'fail-closed' && onStoreError !== 'fail-open') {
+    bad('onStoreError', "must be 'fail-closed' or 'fail-open'");
+  }
+  for (const name of ['shouldStoreError', 'onEvent'] as const) {
+    if (given[name] !== undefined && typeof given[name] !== 'function') bad(name, 'must be a function');
+  }
+  const serializer = given.serializer;
+  if (serializer !== undefined && !isTransformer(serializer)) {
+    bad(
+      'serializer',
+      'must have serialize and deserialize (superjson itself fits), or be a tRPC { input, output } transformer',
+    );
+  }
+  const namespace = given.namespace ?? DEFAULTS.namespace;
+  if (typeof namespace !== 'string' || namespace === '') bad('namespace', 'must be a non-empty string');
+
+  if (problems.length > 0) throw new TypeError(`createIdempotency: ${problems.join('; ')}.`);
+  return {
+    store,
+    scope,
+    retentionMs,
+    leaseMs,
+    required,
+    inProgress,
+    onStoreError,
+    shouldStoreError: given.shouldStoreError ?? storeClientErrors,
+    serializer: serializer === undefined ? undefined : getDataTransformer(serializer),
+    namespace,
+    onEvent: given.onEvent,
+  };
+}
+
+function isObjectLike(value: unknown): value is Record<string, unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null;
+}
+
+function isWaitOption(value: unknown): value is { waitMs: number } {
+  if (!isObjectLike(value) || Object.keys(value).some((name) => name !== 'waitMs')) return false;
+  return Number.isInteger(value.waitMs) && (value.waitMs as number) > 0;
+}
+
+// superjson's default export is a class whose static methods serialize, so a function fits too.
+function canSerialize(value: unknown): boolean {
+  return isObjectLike(value) && typeof value.serialize === 'function' && typeof value.deserialize === 'function';
+}
+
+function isTransformer(value: unknown): value is DataTransformerOptions {
+  if (canSerialize(value)) return true;
+  return isObjectLike(value) && canSerialize(value.input) && canSerialize(value.output);
 }

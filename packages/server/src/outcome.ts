@@ -1,9 +1,9 @@
 import { TRPCError } from '@trpc/server';
 
-/** Turns values into JSON-safe data and back, like superjson (the default). */
+/** Turns values into JSON-safe data and back: one direction of a tRPC transformer, such as superjson. */
 export interface Serializer {
-  serialize(value: unknown): unknown;
-  deserialize(value: any): unknown;
+  serialize(value: any): any;
+  deserialize(value: any): any;
 }
 
 /** An outcome as it is replayed: a success with its data, or the error the handler threw on purpose. */

@@ -6,6 +6,11 @@ export interface IdempotencyRequest {
   keyHeaders: Array<string | string[] | null | undefined>;
   /** True when the HTTP request carries more than one call, so its response headers are shared. */
   batched: boolean;
+  /**
+   * tRPC's description of each call in the request (`info.calls`), by batch index. The middleware finds
+   * the procedure there: its transformer (the default serializer) and the moment its resolver starts.
+   */
+  calls?: readonly RequestCall[];
   /** Sets a response header, where the transport allows it. */
   setResponseHeader?: (name: string, value: string) => void;
 }
@@ -15,8 +20,13 @@ export interface IdempotencyRequestContext {
   idempotencyRequest: IdempotencyRequest;
 }
 
+/** One call of `info.calls`, as tRPC's adapters pass it to `createContext`. */
+export interface RequestCall {
+  procedure?: unknown;
+}
+
 interface RequestInfoLike {
-  calls?: readonly unknown[];
+  calls?: readonly RequestCall[];
 }
 
 /** The Node request and response, as `createHTTPServer` and `createHTTPHandler` pass them. */
@@ -48,6 +58,7 @@ export function nodeIdempotencyContext(opts: NodeContextOptions): IdempotencyReq
         req.headers[LEGACY_IDEMPOTENCY_KEY_HEADER.toLowerCase()],
       ],
       batched: (opts.info?.calls?.length ?? 1) > 1,
+      calls: opts.info?.calls,
       setResponseHeader: res
         ? (name, value) => {
             if (!res.headersSent) res.setHeader(name, value);
@@ -69,6 +80,7 @@ export function fetchIdempotencyContext(opts: FetchContextOptions): IdempotencyR
     idempotencyRequest: {
       keyHeaders: [req.headers.get(IDEMPOTENCY_KEY_HEADER), req.headers.get(LEGACY_IDEMPOTENCY_KEY_HEADER)],
       batched: (opts.info?.calls?.length ?? 1) > 1,
+      calls: opts.info?.calls,
       setResponseHeader: resHeaders ? (name, value) => resHeaders.set(name, value) : undefined,
     },
   };

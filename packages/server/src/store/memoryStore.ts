@@ -3,7 +3,8 @@ import type {
   ClaimResult,
   CompleteRequest,
   IdempotencyStore,
-  LeaseRequest,
+  RecordState,
+  ReleaseRequest,
   RenewLeaseRequest,
 } from './types.js';
 
@@ -22,10 +23,13 @@ export interface MemoryStoreOptions {
 }
 
 interface MemoryRecord {
-  state: 'in_progress' | 'completed' | 'released';
+  state: RecordState;
   fingerprint: string;
+  /** Whether a handler may have run with `fingerprint`; until then another input may claim a released record. */
+  inputBound: boolean;
   token: string;
   fence: number;
+  claimedAt: number;
   leaseExpiresAt: number;
   outcome: string | undefined;
   expiresAt: number;
@@ -61,21 +65,31 @@ export class MemoryStore implements IdempotencyStore {
   async claim({ recordKey, fingerprint, token, leaseMs, retentionMs }: ClaimRequest): Promise<ClaimResult> {
     const now = this.#now();
     const record = this.#live(recordKey, now);
+    let inputBound = false;
     if (record) {
       if (record.state === 'in_progress' && record.token === token) return { status: 'claimed', fence: record.fence };
-      if (record.fingerprint !== fingerprint) return { status: 'mismatch' };
+      const anyInput = record.state === 'released' && !record.inputBound;
+      if (!anyInput && record.fingerprint !== fingerprint) return { status: 'mismatch' };
       if (record.state === 'completed') return { status: 'completed', outcome: record.outcome ?? '' };
       if (record.state === 'in_progress' && record.leaseExpiresAt > now) {
-        return { status: 'in_progress', retryAfterMs: Math.ceil(record.leaseExpiresAt - now) };
+        return {
+          status: 'in_progress',
+          leaseRemainingMs: Math.ceil(record.leaseExpiresAt - now),
+          heldForMs: Math.floor(now - record.claimedAt),
+        };
       }
+      // A lease that ran out may have run the handler; a released record says whether one did.
+      inputBound = record.state === 'in_progress' || record.inputBound;
     }
     const fence = (record?.fence ?? 0) + 1;
     this.#records.delete(recordKey);
     this.#records.set(recordKey, {
       state: 'in_progress',
       fingerprint,
+      inputBound,
       token,
       fence,
+      claimedAt: now,
       leaseExpiresAt: now + leaseMs,
       outcome: undefined,
       expiresAt: now + retentionMs,
@@ -95,21 +109,24 @@ export class MemoryStore implements IdempotencyStore {
     return true;
   }
 
-  async release({ recordKey, token }: LeaseRequest): Promise<boolean> {
+  async release({ recordKey, token, handlerBegan }: ReleaseRequest): Promise<boolean> {
     const record = this.#live(recordKey, this.#now());
     if (!record || record.token !== token) return false;
     if (record.state === 'released') return true;
     if (record.state !== 'in_progress') return false;
     // The record stays, without a lease, so that the fence keeps growing across holders.
     record.state = 'released';
+    if (handlerBegan) record.inputBound = true;
     return true;
   }
 
-  async renewLease({ recordKey, token, leaseMs }: RenewLeaseRequest): Promise<boolean> {
+  async renewLease({ recordKey, token, leaseMs, retentionMs }: RenewLeaseRequest): Promise<boolean> {
     const now = this.#now();
     const record = this.#live(recordKey, now);
     if (record?.state !== 'in_progress' || record.token !== token) return false;
     record.leaseExpiresAt = now + leaseMs;
+    // The record must outlive the lease, or the next claim would start the fence again at 1.
+    record.expiresAt = Math.max(record.expiresAt, now + retentionMs);
     return true;
   }
 

@@ -1,37 +1,52 @@
+import { RECORD_STATES } from './types.js';
+
 /*
  * The Lua scripts behind RedisStore. Each touches exactly one key, the record, so each runs on one
  * Cluster slot. A record is a hash with these fields:
- *   s  state: p (in progress), c (completed), r (released)
+ *   s  state: one of RECORD_STATES' codes (p in progress, c completed, r released)
  *   f  fingerprint of the input
+ *   b  1 when a handler may have run with that input, so the key is bound to it; 0 while no handler began
  *   t  lease token of the latest holder
- *   e  lease expiry, ms since the epoch on the Redis server's clock
+ *   a  when the latest holder claimed, ms since the epoch on the Redis server's clock
+ *   e  lease expiry, on the same clock
  *   n  fence: grows by one with every claim, and survives release so that it never goes back
  *   o  the stored outcome (completed only)
  * Every script is safe to run twice with the same token: ioredis resends commands after a reconnect.
+ * Claim replies are the names of CLAIM_STATUSES, so a reply is named once for every store.
  */
+
+const { in_progress: IN_PROGRESS, completed: COMPLETED, released: RELEASED } = RECORD_STATES;
+
+const NOW = `local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
 
 /**
  * Check-and-claim-or-replay, in one step.
  * KEYS[1] record; ARGV[1] fingerprint; ARGV[2] lease token; ARGV[3] lease ms; ARGV[4] retention ms.
- * Replies: {1, fence} claimed; {2, retryAfterMs} another lease is live; {3} input mismatch;
- *          {4, outcome} completed, replay the outcome.
+ * Replies: {'claimed', fence}; {'in_progress', leaseRemainingMs, heldForMs} another lease is live;
+ *          {'mismatch'} another input; {'completed', outcome} replay the outcome.
  */
 export const CLAIM_SCRIPT = `
-local r = redis.call('HMGET', KEYS[1], 's', 'f', 't', 'e', 'n', 'o')
+local r = redis.call('HMGET', KEYS[1], 's', 'f', 't', 'e', 'n', 'o', 'b', 'a')
 local state, fence = r[1], tonumber(r[5]) or 0
-if state == 'p' and r[3] == ARGV[2] then return {1, fence} end
-if state and r[2] ~= ARGV[1] then return {3} end
-if state == 'c' then return {4, r[6]} end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-if state == 'p' then
+if state == '${IN_PROGRESS}' and r[3] == ARGV[2] then return {'claimed', fence} end
+local anyInput = state == '${RELEASED}' and r[7] == '0'
+if state and not anyInput and r[2] ~= ARGV[1] then return {'mismatch'} end
+if state == '${COMPLETED}' then return {'completed', r[6]} end
+${NOW}
+local bound = '0'
+if state == '${IN_PROGRESS}' then
   local expiry = tonumber(r[4])
-  if expiry > now then return {2, expiry - now} end
+  if expiry > now then return {'in_progress', expiry - now, now - (tonumber(r[8]) or now)} end
+  bound = '1'
+elseif state == '${RELEASED}' and not anyInput then
+  bound = '1'
 end
 fence = fence + 1
-redis.call('HSET', KEYS[1], 's', 'p', 'f', ARGV[1], 't', ARGV[2], 'e', now + tonumber(ARGV[3]), 'n', fence)
+redis.call('HSET', KEYS[1], 's', '${IN_PROGRESS}', 'f', ARGV[1], 'b', bound, 't', ARGV[2], 'a', now,
+  'e', now + tonumber(ARGV[3]), 'n', fence)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return {1, fence}
+return {'claimed', fence}
 `;
 
 /**
@@ -42,9 +57,9 @@ return {1, fence}
 export const COMPLETE_SCRIPT = `
 local r = redis.call('HMGET', KEYS[1], 's', 't')
 if r[2] ~= ARGV[1] then return 0 end
-if r[1] == 'c' then return 1 end
-if r[1] ~= 'p' then return 0 end
-redis.call('HSET', KEYS[1], 's', 'c', 'o', ARGV[2])
+if r[1] == '${COMPLETED}' then return 1 end
+if r[1] ~= '${IN_PROGRESS}' then return 0 end
+redis.call('HSET', KEYS[1], 's', '${COMPLETED}', 'o', ARGV[2])
 redis.call('HDEL', KEYS[1], 'e')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
@@ -52,30 +67,32 @@ return 1
 
 /**
  * Give the lease up without an outcome, so that a retry runs the handler again. The record and its
- * fence stay until retention ends.
- * KEYS[1] record; ARGV[1] lease token.
+ * fence stay until retention ends. When the handler began, the key stays bound to this input.
+ * KEYS[1] record; ARGV[1] lease token; ARGV[2] 1 if the handler began, else 0.
  * Replies: 1 released (or already released by this token); 0 the lease is not this token's.
  */
 export const RELEASE_SCRIPT = `
 local r = redis.call('HMGET', KEYS[1], 's', 't')
 if r[2] ~= ARGV[1] then return 0 end
-if r[1] == 'r' then return 1 end
-if r[1] ~= 'p' then return 0 end
-redis.call('HSET', KEYS[1], 's', 'r')
+if r[1] == '${RELEASED}' then return 1 end
+if r[1] ~= '${IN_PROGRESS}' then return 0 end
+redis.call('HSET', KEYS[1], 's', '${RELEASED}')
+if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'b', '1') end
 redis.call('HDEL', KEYS[1], 'e')
 return 1
 `;
 
 /**
- * Extend a live holder's lease to ARGV[2] ms from now.
- * KEYS[1] record; ARGV[1] lease token; ARGV[2] lease ms.
+ * Extend a live holder's lease to ARGV[2] ms from now, and keep the record at least ARGV[3] ms from
+ * now: a record that expired under a running holder would let the next claim start the fence at 1.
+ * KEYS[1] record; ARGV[1] lease token; ARGV[2] lease ms; ARGV[3] retention ms.
  * Replies: 1 renewed; 0 the lease is not this token's (taken over, completed or gone).
  */
 export const RENEW_LEASE_SCRIPT = `
 local r = redis.call('HMGET', KEYS[1], 's', 't')
-if r[1] ~= 'p' or r[2] ~= ARGV[1] then return 0 end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if r[1] ~= '${IN_PROGRESS}' or r[2] ~= ARGV[1] then return 0 end
+${NOW}
 redis.call('HSET', KEYS[1], 'e', now + tonumber(ARGV[2]))
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
 `;

@@ -5,7 +5,7 @@ import {
   type ClaimResult,
   type CompleteRequest,
   type IdempotencyStore,
-  type LeaseRequest,
+  type ReleaseRequest,
   type RenewLeaseRequest,
   StoreUnavailableError,
 } from './types.js';
@@ -27,7 +27,7 @@ export interface RedisStoreOptions {
   waitForReplicas?: { replicas: number; timeoutMs: number };
 }
 
-type ScriptReply = [number, number | string | null] | [number];
+type ClaimReply = [string, (number | string)?, number?];
 
 interface IdempotencyCommands {
   trpcIdempotencyClaim(
@@ -36,10 +36,10 @@ interface IdempotencyCommands {
     token: string,
     leaseMs: number,
     retentionMs: number,
-  ): Promise<ScriptReply>;
+  ): Promise<ClaimReply>;
   trpcIdempotencyComplete(key: string, token: string, outcome: string, retentionMs: number): Promise<number>;
-  trpcIdempotencyRelease(key: string, token: string): Promise<number>;
-  trpcIdempotencyRenewLease(key: string, token: string, leaseMs: number): Promise<number>;
+  trpcIdempotencyRelease(key: string, token: string, handlerBegan: 0 | 1): Promise<number>;
+  trpcIdempotencyRenewLease(key: string, token: string, leaseMs: number, retentionMs: number): Promise<number>;
 }
 
 const UNREACHABLE_STATES = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
@@ -80,19 +80,20 @@ export class RedisStore implements IdempotencyStore {
   async claim({ recordKey, fingerprint, token, leaseMs, retentionMs }: ClaimRequest): Promise<ClaimResult> {
     const key = this.#prefix + recordKey;
     const reply = await this.#call(
-      () => this.#replicated<ScriptReply>('trpcIdempotencyClaim', [key, fingerprint, token, leaseMs, retentionMs]),
+      () => this.#replicated<ClaimReply>('trpcIdempotencyClaim', [key, fingerprint, token, leaseMs, retentionMs]),
       // A claim that timed out may still run later (ioredis resends queued commands), and would
-      // then hold a lease nobody renews. Queue a release behind it so that it lets go at once.
-      () => void this.#redis.trpcIdempotencyRelease(key, token).catch(() => {}),
+      // then hold a lease nobody renews. Queue a release behind it so that it lets go at once; the
+      // handler never began, so the key is not bound to this input.
+      () => void this.#redis.trpcIdempotencyRelease(key, token, 0).catch(() => {}),
     );
     switch (reply[0]) {
-      case 1:
+      case 'claimed':
         return { status: 'claimed', fence: Number(reply[1]) };
-      case 2:
-        return { status: 'in_progress', retryAfterMs: Number(reply[1]) };
-      case 3:
+      case 'in_progress':
+        return { status: 'in_progress', leaseRemainingMs: Number(reply[1]), heldForMs: Number(reply[2]) };
+      case 'mismatch':
         return { status: 'mismatch' };
-      case 4:
+      case 'completed':
         return { status: 'completed', outcome: String(reply[1]) };
       default:
         throw new StoreUnavailableError(`Unexpected reply from the claim script: ${JSON.stringify(reply)}`);
@@ -107,13 +108,14 @@ export class RedisStore implements IdempotencyStore {
     return reply === 1;
   }
 
-  async release({ recordKey, token }: LeaseRequest): Promise<boolean> {
-    return (await this.#call(() => this.#redis.trpcIdempotencyRelease(this.#prefix + recordKey, token))) === 1;
+  async release({ recordKey, token, handlerBegan }: ReleaseRequest): Promise<boolean> {
+    const key = this.#prefix + recordKey;
+    return (await this.#call(() => this.#redis.trpcIdempotencyRelease(key, token, handlerBegan ? 1 : 0))) === 1;
   }
 
-  async renewLease({ recordKey, token, leaseMs }: RenewLeaseRequest): Promise<boolean> {
+  async renewLease({ recordKey, token, leaseMs, retentionMs }: RenewLeaseRequest): Promise<boolean> {
     const key = this.#prefix + recordKey;
-    return (await this.#call(() => this.#redis.trpcIdempotencyRenewLease(key, token, leaseMs))) === 1;
+    return (await this.#call(() => this.#redis.trpcIdempotencyRenewLease(key, token, leaseMs, retentionMs))) === 1;
   }
 
   /** Runs a script, followed in the same pipeline by `WAIT` when `waitForReplicas` is on. */

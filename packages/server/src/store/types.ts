@@ -1,3 +1,28 @@
+/**
+ * The states of a record (docs/protocol.md §2), each with the one-letter code that stores write.
+ * Every store and script uses this table, so a state is named once.
+ */
+export const RECORD_STATES = {
+  /** A holder owns a lease and is running, or about to run, the handler. */
+  in_progress: 'p',
+  /** The outcome is stored and is replayed until retention ends. */
+  completed: 'c',
+  /** The last holder gave its lease up without an outcome; the fence stays, so it never goes back. */
+  released: 'r',
+} as const;
+
+/** One of the {@link RECORD_STATES}. */
+export type RecordState = keyof typeof RECORD_STATES;
+
+/**
+ * The replies of a claim, by name. Stores and scripts answer with these names (a Lua script returns
+ * the name as its first element), so a reply is named once.
+ */
+export const CLAIM_STATUSES = ['claimed', 'in_progress', 'mismatch', 'completed'] as const;
+
+/** One of the {@link CLAIM_STATUSES}. */
+export type ClaimStatus = (typeof CLAIM_STATUSES)[number];
+
 /** What a claim asks the store to do: check the record and, if it is free, take its lease. */
 export interface ClaimRequest {
   /** The record's name in the store: a hash, never a raw client key. */
@@ -10,12 +35,15 @@ export interface ClaimRequest {
   retentionMs: number;
 }
 
-/** The answer to a claim: exactly one of the record states of PROTOCOL.md §2. */
+/** The answer to a claim: exactly one of {@link CLAIM_STATUSES}. */
 export type ClaimResult =
   /** The caller holds the lease now; `fence` grew by one with this claim. */
   | { status: 'claimed'; fence: number }
-  /** Another holder's lease is live for `retryAfterMs` more. */
-  | { status: 'in_progress'; retryAfterMs: number }
+  /**
+   * Another holder's lease is live for `leaseRemainingMs` more; its holder claimed the record
+   * `heldForMs` ago. The middleware turns both into the caller's `retryAfterMs`.
+   */
+  | { status: 'in_progress'; leaseRemainingMs: number; heldForMs: number }
   /** The record was made by a call with another input. */
   | { status: 'mismatch' }
   /** The outcome is stored: replay it. */
@@ -36,9 +64,20 @@ export interface LeaseRequest {
   token: string;
 }
 
-/** Extends a lease by `leaseMs` from now. */
+/** Gives a lease up without an outcome. */
+export interface ReleaseRequest extends LeaseRequest {
+  /**
+   * Whether the handler began. When it did not (the input failed validation, or a middleware after
+   * the idempotency middleware refused), the record does not bind the key to this input: the next
+   * claim may bring another input. It stays bound if any earlier holder may have run the handler.
+   */
+  handlerBegan: boolean;
+}
+
+/** Extends a lease by `leaseMs` from now, and keeps the record at least `retentionMs` from now. */
 export interface RenewLeaseRequest extends LeaseRequest {
   leaseMs: number;
+  retentionMs: number;
 }
 
 /**
@@ -53,7 +92,7 @@ export interface RenewLeaseRequest extends LeaseRequest {
 export interface IdempotencyStore {
   claim(request: ClaimRequest): Promise<ClaimResult>;
   complete(request: CompleteRequest): Promise<boolean>;
-  release(request: LeaseRequest): Promise<boolean>;
+  release(request: ReleaseRequest): Promise<boolean>;
   renewLease(request: RenewLeaseRequest): Promise<boolean>;
 }
 

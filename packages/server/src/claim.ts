@@ -1,0 +1,43 @@
+import type { ResolvedIdempotencyOptions } from './options.js';
+import type { ClaimResult } from './store/types.js';
+
+/** A claim's answer, and when the claim that gave it was sent: the lease is counted from then. */
+export interface SentClaim {
+  claim: ClaimResult;
+  sentAt: number;
+}
+
+/**
+ * Claims the record. With `inProgress: { waitMs }`, keeps asking while another holder runs, until
+ * its outcome is stored, the lease is free, the wait is over or the caller went away.
+ */
+export async function claimOrWait<TContext>(
+  config: ResolvedIdempotencyOptions<TContext>,
+  args: { recordKey: string; fingerprint: string; token: string; signal: AbortSignal | undefined },
+): Promise<SentClaim> {
+  const request = {
+    recordKey: args.recordKey,
+    fingerprint: args.fingerprint,
+    token: args.token,
+    leaseMs: config.leaseMs,
+    retentionMs: config.retentionMs,
+  };
+  let sentAt = performance.now();
+  let claim = await config.store.claim(request);
+  if (config.inProgress === 'reject') return { claim, sentAt };
+  const deadline = sentAt + config.inProgress.waitMs;
+  let pollMs = 10;
+  while (claim.status === 'in_progress' && !args.signal?.aborted) {
+    const remaining = deadline - performance.now();
+    if (remaining <= 0) break;
+    await sleep(Math.min(pollMs, claim.leaseRemainingMs, remaining));
+    pollMs = Math.min(pollMs * 2, 200);
+    sentAt = performance.now();
+    claim = await config.store.claim(request);
+  }
+  return { claim, sentAt };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
