@@ -97,10 +97,10 @@ describe('retry delays against a real server behind a fault proxy', () => {
     });
   });
 
-  it('caps a Retry-After longer than maxDelayMs at the cap, in seconds or as an HTTP-date', async () => {
+  it('waits a Retry-After longer than maxDelayMs in full, up to maxRetryAfterMs, in seconds or as an HTTP-date', async () => {
     const { schedule, planned } = recordingSchedule();
     const client = rig.client({ idempotency: { schedule, random: () => 0, maxDelayMs: 3000 } });
-    const later = new Date(Date.now() + 60_000).toUTCString();
+    const later = new Date(Date.now() + 20_000).toUTCString();
     rig.proxy.plan(
       { kind: 'answer', status: 429, headers: { 'retry-after': '30' }, body: trpcErrorBody(429, 'TOO_MANY_REQUESTS') },
       { kind: 'answer', status: 503, headers: { 'retry-after': later }, body: 'maintenance' },
@@ -108,6 +108,29 @@ describe('retry delays against a real server behind a fault proxy', () => {
 
     await client.orders.create.mutate({ item: 'chair' });
 
-    expect(planned.map((delay) => delay.delayMs)).toEqual([3000, 3000]);
+    expect(planned[0]!.delayMs).toBe(30_000);
+    // An HTTP-date counts whole seconds, and some time passed since it was written.
+    expect(planned[1]!.delayMs).toBeGreaterThan(10_000);
+    expect(planned[1]!.delayMs).toBeLessThanOrEqual(20_000);
+    expect(planned).toHaveLength(2);
+  });
+
+  it('gives up at once on a Retry-After above maxRetryAfterMs (set per call), and rejects with that answer', async () => {
+    const { schedule, planned } = recordingSchedule();
+    const client = rig.client({ idempotency: { schedule, maxRetryAfterMs: 60_000 } });
+    rig.proxy.plan({ kind: 'answer', status: 503, headers: { 'retry-after': '30' }, body: 'maintenance' });
+    const before = rig.proxy.requests.length;
+
+    const error = await client.orders.create
+      .mutate({ item: 'chair' }, { context: { idempotency: { maxRetryAfterMs: 10_000 } } })
+      .catch((caught: unknown) => caught);
+
+    expect(error).toMatchObject({ name: 'TRPCClientError' });
+    expect(rig.proxy.requests.length - before).toBe(1);
+    expect(planned).toEqual([]);
+    const key = rig.proxy.requests.at(-1)!.key!;
+    expect(outcomesOf(rig.events, key)).toEqual(['started', 'failed']);
+    expect(rig.events.at(-1)).toMatchObject({ outcome: 'failed', reason: 'server_error', status: 503 });
+    expect(rig.app.runsOf('ann', key)).toBe(0);
   });
 });

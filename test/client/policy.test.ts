@@ -5,11 +5,12 @@ import {
   DEFAULT_RETRY_SETTINGS,
   idempotencyLink,
   parseRetryAfter,
+  planInProgressDelay,
   planRetryDelay,
 } from '@trpc-idempotency/client';
 import { describe, expect, it } from 'vitest';
 
-const settings = { baseDelayMs: 250, maxDelayMs: 5000, jitter: 'none' as const };
+const settings = { baseDelayMs: 250, maxDelayMs: 5000, maxRetryAfterMs: 60_000, jitter: 'none' as const };
 const failed = (extra: Partial<Parameters<typeof classifyFailure>[0]>) =>
   classifyFailure({ timedOut: false, aborted: false, ...extra });
 const sdkError = (code: string, httpStatus: number, retryAfterMs?: number) => ({
@@ -35,10 +36,31 @@ describe('backoff', () => {
     expect(backoffDelay(3, { ...settings, jitter: 'full' }, () => Number.NaN)).toBe(0);
   });
 
-  it('raises the delay to what the server asked for, but never above the cap', () => {
+  it('raises the delay to what the server asked for, past the backoff cap up to maxRetryAfterMs, and gives up above it', () => {
     expect(planRetryDelay(1, settings, 2000)).toBe(2000);
     expect(planRetryDelay(1, settings, 100)).toBe(250);
-    expect(planRetryDelay(1, settings, 60_000)).toBe(5000);
+    expect(planRetryDelay(1, settings, 20_000)).toBe(20_000);
+    expect(planRetryDelay(1, settings, 60_000)).toBe(60_000);
+    expect(planRetryDelay(1, settings, 60_001)).toBeUndefined();
+    expect(planRetryDelay(1, { ...settings, maxRetryAfterMs: 0 }, 1000)).toBeUndefined();
+    // No hint, or a zero one: plain backoff.
+    expect(planRetryDelay(7, settings, undefined)).toBe(5000);
+    expect(planRetryDelay(1, settings, 0)).toBe(250);
+  });
+
+  it("waits out IN_PROGRESS by the server's hint, spread at most 5% later, within what is left of the budget", () => {
+    expect(planInProgressDelay(1, settings, 800, 35_000)).toBe(800);
+    expect(planInProgressDelay(4, settings, 800, 35_000)).toBe(800);
+    expect(planInProgressDelay(1, { ...settings, jitter: 'full' }, 800, 35_000, () => 0)).toBe(800);
+    expect(planInProgressDelay(1, { ...settings, jitter: 'full' }, 800, 35_000, () => 0.999999)).toBe(840);
+    expect(planInProgressDelay(1, { ...settings, jitter: 'equal' }, 800, 35_000, () => 0.5)).toBe(820);
+    expect(planInProgressDelay(1, settings, 0, 35_000)).toBe(0);
+    // The hint is never cut to maxDelayMs, only to the budget.
+    expect(planInProgressDelay(1, settings, 29_000, 35_000)).toBe(29_000);
+    expect(planInProgressDelay(1, settings, 29_000, 1200.7)).toBe(1200);
+    // Without a hint: the ordinary backoff for the nth wait, still within the budget.
+    expect(planInProgressDelay(3, settings, undefined, 35_000)).toBe(1000);
+    expect(planInProgressDelay(3, settings, undefined, 600)).toBe(600);
   });
 
   it('reads Retry-After as seconds or as an HTTP-date', () => {
@@ -53,7 +75,7 @@ describe('backoff', () => {
   });
 });
 
-describe('retry policy (PROTOCOL.md §4)', () => {
+describe('retry policy (docs/protocol.md §4)', () => {
   it.each([
     ['no response at all', {}, 'network'],
     ['the attempt timed out', { timedOut: true }, 'timeout'],
@@ -78,14 +100,21 @@ describe('retry policy (PROTOCOL.md §4)', () => {
     expect(failed(attempt)).toMatchObject({ retryable: false, reason });
   });
 
-  it('honours a wait hint on 429 and 503 only; IN_PROGRESS follows plain backoff', () => {
+  it('honours a wait hint on 429, 503 and IN_PROGRESS only', () => {
     expect(failed({ data: sdkError('STORE_UNAVAILABLE', 503, 1000), retryAfterHeaderMs: 2000 }).retryAfterMs).toBe(
       2000,
     );
     expect(failed({ responseStatus: 429, retryAfterHeaderMs: 2000 }).retryAfterMs).toBe(2000);
-    expect(failed({ data: sdkError('IN_PROGRESS', 409, 29_000), retryAfterHeaderMs: 29_000 }).retryAfterMs).toBe(
-      undefined,
-    );
+    expect(failed({ responseStatus: 500, retryAfterHeaderMs: 2000 }).retryAfterMs).toBeUndefined();
+    expect(
+      failed({ data: { code: 'CONFLICT', httpStatus: 409, idempotency: null }, retryAfterHeaderMs: 2000 }).retryAfterMs,
+    ).toBeUndefined();
+  });
+
+  it("takes IN_PROGRESS's retryAfterMs over Retry-After, which counts whole seconds", () => {
+    expect(failed({ data: sdkError('IN_PROGRESS', 409, 120), retryAfterHeaderMs: 1000 }).retryAfterMs).toBe(120);
+    expect(failed({ data: sdkError('IN_PROGRESS', 409), retryAfterHeaderMs: 1000 }).retryAfterMs).toBe(1000);
+    expect(failed({ data: sdkError('IN_PROGRESS', 409) }).retryAfterMs).toBeUndefined();
   });
 });
 
@@ -96,6 +125,10 @@ describe('options are checked at construction', () => {
     [{ baseDelayMs: -1 }, /"baseDelayMs"/],
     [{ maxDelayMs: Number.NaN }, /"maxDelayMs"/],
     [{ baseDelayMs: 500, maxDelayMs: 100 }, /"maxDelayMs" must not be less than "baseDelayMs"/],
+    [{ maxRetryAfterMs: -1 }, /"maxRetryAfterMs"/],
+    [{ maxRetryAfterMs: '60s' }, /"maxRetryAfterMs"/],
+    [{ maxInProgressWaitMs: Number.POSITIVE_INFINITY }, /"maxInProgressWaitMs"/],
+    [{ maxInProgressWaitMs: Number.NaN }, /"maxInProgressWaitMs"/],
     [{ attemptTimeoutMs: 0 }, /"attemptTimeoutMs"/],
     [{ jitter: 'some' }, /"jitter"/],
     [{ key: 'sha' }, /"key"/],
@@ -114,6 +147,8 @@ describe('options are checked at construction', () => {
       attempts: 5,
       baseDelayMs: 250,
       maxDelayMs: 5000,
+      maxRetryAfterMs: 60_000,
+      maxInProgressWaitMs: 35_000,
       attemptTimeoutMs: 10_000,
       jitter: 'full',
     });

@@ -4,7 +4,10 @@ import {
   type CallIdempotencyOptions,
   createIdempotentClient,
   type IdempotencyErrorCode,
+  type IdempotencyResultMeta,
   isIdempotencyError,
+  type MutationWithMeta,
+  mutateWithMeta,
 } from '@trpc-idempotency/client';
 import superjson from 'superjson';
 import { describe, expectTypeOf, it } from 'vitest';
@@ -49,5 +52,30 @@ describe('types', () => {
       'started' | 'succeeded' | 'retrying' | 'failed' | 'aborted'
     >();
     expectTypeOf<AttemptEvent['key']>().toEqualTypeOf<string>();
+  });
+
+  it("types the result meta: the hook in context.idempotency and mutateWithMeta with the procedure's output", () => {
+    expectTypeOf<NonNullable<CallIdempotencyOptions['onResult']>>().parameter(0).toEqualTypeOf<IdempotencyResultMeta>();
+    expectTypeOf<IdempotencyResultMeta>().toEqualTypeOf<{
+      key: string;
+      path: string;
+      replayed: boolean;
+      attempts: number;
+    }>();
+    const client = createIdempotentClient<TestRouter>({ url: 'http://127.0.0.1:1', transformer: superjson });
+    const call = mutateWithMeta(client.orders.create, { item: 'x' }, { idempotencyKey: 'k', attempts: 3 });
+    void call.catch(() => {});
+    expectTypeOf(call).resolves.toHaveProperty('replayed').toEqualTypeOf<boolean>();
+    expectTypeOf(call).resolves.toHaveProperty('key').toEqualTypeOf<string>();
+    expectTypeOf(call).resolves.toHaveProperty('attempts').toEqualTypeOf<number>();
+    expectTypeOf(call).resolves.toHaveProperty('data').toHaveProperty('createdAt').toEqualTypeOf<Date>();
+    expectTypeOf(call).resolves.toHaveProperty('data').toHaveProperty('totalCents').toEqualTypeOf<bigint>();
+    expectTypeOf(call).resolves.toExtend<MutationWithMeta<{ orderId: number }>>();
+    // @ts-expect-error: wrong input type for the procedure
+    void mutateWithMeta(client.orders.create, { item: 1 }).catch(() => {});
+    // @ts-expect-error: a retry setting of the wrong type
+    void mutateWithMeta(client.orders.create, { item: 'x' }, { attempts: '3' }).catch(() => {});
+    // @ts-expect-error: a query is not a mutation
+    void mutateWithMeta(client.orders.list, undefined).catch(() => {});
   });
 });

@@ -13,9 +13,10 @@ export interface PlannedDelay {
 /**
  * A `schedule` for the link that records each planned delay and runs the retry on the next macrotask,
  * so tests check the planned delays without waiting on the wall clock. With `hold`, nothing runs until
- * `release()` is called.
+ * `release()` is called. With `waitUpToMs`, each retry runs after the planned delay or that many ms,
+ * whichever is shorter: enough real time for a busy key to free up, without waiting out long hints.
  */
-export function recordingSchedule(options: { hold?: boolean } = {}) {
+export function recordingSchedule(options: { hold?: boolean; waitUpToMs?: number } = {}) {
   const planned: PlannedDelay[] = [];
   const held: Array<() => void> = [];
   const schedule: NonNullable<IdempotencyLinkOptions['schedule']> = (run, delayMs) => {
@@ -25,6 +26,7 @@ export function recordingSchedule(options: { hold?: boolean } = {}) {
       if (!entry.cancelled) run();
     };
     if (options.hold) held.push(fire);
+    else if (options.waitUpToMs !== undefined) setTimeout(fire, Math.min(delayMs, options.waitUpToMs));
     else setImmediate(fire);
     return () => {
       entry.cancelled = true;
@@ -37,6 +39,18 @@ export function recordingSchedule(options: { hold?: boolean } = {}) {
       for (const fire of held.splice(0)) fire();
     },
   };
+}
+
+/** The body of one of the SDK's own errors, as `idempotencyErrorFormatter` writes it, for the proxy to answer with. */
+export function idempotencyErrorBody(
+  status: number,
+  trpcCode: string,
+  idempotency: { code: string; retryAfterMs?: number },
+): string {
+  const data = { code: trpcCode, httpStatus: status, idempotency };
+  return JSON.stringify({
+    error: superjson.serialize({ message: `${idempotency.code} from the proxy`, code: -32603, data }),
+  });
 }
 
 /** A test app behind a fault proxy, and a way to build idempotent clients that talk to it. */

@@ -90,8 +90,8 @@ export function createIdempotentClient<TRouter extends AnyRouter>(
     httpLink<TRouter>({
       ...common,
       fetch: probe.wrap(options.fetch),
-      // The key goes last so a user header can never replace it.
-      headers: async ({ op }) => ({ ...(await userHeaders([op])), ...idempotencyHeaders(op) }),
+      // The key goes last so a user header can never replace it; the probe's tag never leaves this client.
+      headers: async ({ op }) => ({ ...(await userHeaders([op])), ...idempotencyHeaders(op), ...probe.tag(op) }),
     });
   const unkeyedLink =
     options.unkeyedLink ??

@@ -20,7 +20,7 @@ export type IdempotencyClientError<TCode extends IdempotencyErrorCode = Idempote
 };
 
 /**
- * Tells whether an error is one of the idempotency layer's own answers (PROTOCOL.md §3), optionally of
+ * Tells whether an error is one of the idempotency layer's own answers (docs/protocol.md §3), optionally of
  * one code. It reads `error.data.idempotency`, which the server's `idempotencyErrorFormatter` writes,
  * so the SDK's 409 is told apart from the app's own `CONFLICT`.
  *

@@ -24,9 +24,12 @@ export interface AttemptEvent {
   key: string;
   /** The procedure path, for example `orders.create`. */
   path: string;
-  /** 1 for the first attempt. */
+  /**
+   * 1 for the first attempt. Every request counts here, those answered `IN_PROGRESS` too, so it can pass
+   * `maxAttempts` while the call waits out another request with its key.
+   */
   attempt: number;
-  /** Attempts allowed in all, for this call. */
+  /** Attempts allowed in all, for this call; `IN_PROGRESS` answers do not use them up. */
   maxAttempts: number;
   outcome: AttemptOutcome;
   /** For `retrying`, the planned wait before the next attempt; otherwise 0. */
@@ -41,4 +44,19 @@ export interface AttemptEvent {
   error?: TRPCClientError<AnyRouter>;
   /** For `succeeded`: the response carried `Idempotent-Replayed: true`. */
   replayed?: boolean;
+}
+
+/** How a successful call went, as `context.idempotency.onResult` and `mutateWithMeta` report it. */
+export interface IdempotencyResultMeta {
+  /** The intent's key, the one every attempt sent. */
+  key: string;
+  /** The procedure path, for example `orders.create`. */
+  path: string;
+  /**
+   * The server answered with a stored outcome (`Idempotent-Replayed: true`): an earlier request with this
+   * key ran the handler, for example one whose response was lost, or another tab's.
+   */
+  replayed: boolean;
+  /** How many requests the call's attempt sequence sent, the one that succeeded included. */
+  attempts: number;
 }

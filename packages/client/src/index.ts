@@ -6,7 +6,15 @@ export {
   type IdempotencyErrorCode,
   type IdempotencyErrorData,
 } from '@trpc-idempotency/protocol';
-export { type BackoffSettings, backoffDelay, type Jitter, parseRetryAfter, planRetryDelay } from './backoff.js';
+export {
+  type BackoffSettings,
+  backoffDelay,
+  type Jitter,
+  parseRetryAfter,
+  planInProgressDelay,
+  planRetryDelay,
+  type RetryDelaySettings,
+} from './backoff.js';
 export type { CallIdempotencyOptions } from './context.js';
 export {
   type ClientHeaders,
@@ -14,11 +22,17 @@ export {
   type IdempotentClientOptions,
 } from './createIdempotentClient.js';
 export { getIdempotencyErrorData, type IdempotencyClientError, isIdempotencyError } from './errors.js';
-export type { AttemptEvent, AttemptOutcome } from './events.js';
+export type { AttemptEvent, AttemptOutcome, IdempotencyResultMeta } from './events.js';
 export { hasIdempotencyKey, idempotencyHeaders } from './headersForKey.js';
 export { createIntent, type Intent, type IntentOptions, type KeyStorage } from './intent.js';
 export { type DeriveKeyParts, deriveIdempotencyKey, randomIdempotencyKey } from './keys.js';
 export { idempotencyLink } from './links/idempotencyLink.js';
+export {
+  type MutateWithMetaOptions,
+  type MutationProcedure,
+  type MutationWithMeta,
+  mutateWithMeta,
+} from './mutateWithMeta.js';
 export {
   DEFAULT_RETRY_SETTINGS,
   type IdempotencyLinkOptions,

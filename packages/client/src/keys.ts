@@ -12,7 +12,7 @@ export function randomIdempotencyKey(): string {
   return uuidv4();
 }
 
-/** The parts a derived key is made of (PROTOCOL.md §1). */
+/** The parts a derived key is made of (docs/protocol.md §1). */
 export interface DeriveKeyParts {
   /** Who is acting: the same input from two users is two intents. */
   user: string;

@@ -1,16 +1,29 @@
 import type { Operation } from '@trpc/client';
 import type { DataTransformerOptions } from '@trpc/server/unstable-core-do-not-import';
 import type { Jitter } from './backoff.js';
-import type { AttemptEvent } from './events.js';
+import type { CallIdempotencyOptions } from './context.js';
+import type { AttemptEvent, IdempotencyResultMeta } from './events.js';
 
-/** The retry settings that can be set per client and per call (PROTOCOL.md §4). */
+/** The retry settings that can be set per client and per call (docs/protocol.md §4). */
 export interface RetrySettings {
-  /** Attempts in all, the first included. Default 5. */
+  /** Attempts in all, the first included. `IN_PROGRESS` answers do not count. Default 5. */
   attempts?: number;
   /** Delay before the first retry, before jitter. Default 250 ms. */
   baseDelayMs?: number;
-  /** Cap on every delay, `Retry-After` included. Default 5000 ms. */
+  /** Cap on the backoff delay. A server's `Retry-After` is capped by `maxRetryAfterMs` instead. Default 5000 ms. */
   maxDelayMs?: number;
+  /**
+   * The longest wait a 429 or 503 may ask for with `Retry-After` (or `retryAfterMs`). A longer one is not
+   * waited for at all: the call fails at once with that answer, as ky's `retry.maxRetryAfter` does.
+   * Default 60 000 ms.
+   */
+  maxRetryAfterMs?: number;
+  /**
+   * How long a call keeps waiting out 409 `IN_PROGRESS` answers, from the first one: the time another
+   * request with the same key may take to finish. These waits follow the server's `retryAfterMs` and do
+   * not count against `attempts`. Default 35 000 ms (one 30 s lease and a margin); 0 makes `IN_PROGRESS` final.
+   */
+  maxInProgressWaitMs?: number;
   /** Each attempt is aborted and retried after this long. Default 10 000 ms; `Infinity` turns it off. */
   attemptTimeoutMs?: number;
   /** Default `'full'`. See {@link Jitter}. */
@@ -33,7 +46,11 @@ export interface IdempotencyLinkOptions extends RetrySettings {
   transformer?: DataTransformerOptions;
   /** Narrows which mutations get a key. Every mutation does by default; queries and subscriptions never do. */
   filter?: (op: Operation) => boolean;
-  /** With `key: 'derive'`, identical calls in flight share one attempt sequence. Default true. */
+  /**
+   * Calls in flight with the same path, key and input share one attempt sequence: one series of requests,
+   * whose result every caller gets. That covers derived keys and a key the caller gives twice (a double
+   * click on one intent). The first caller's retry settings drive the shared sequence. Default true.
+   */
   dedupe?: boolean;
   /** Called at each attempt's start and end, with the planned delay before the next one. Must not throw. */
   onAttempt?: (event: AttemptEvent) => void;
@@ -59,11 +76,13 @@ export interface ResolvedLinkOptions {
   retry: ResolvedRetrySettings;
 }
 
-/** The defaults of PROTOCOL.md §4, plus a per-attempt timeout. */
+/** The defaults of docs/protocol.md §4, plus a per-attempt timeout and the two caps on server hints. */
 export const DEFAULT_RETRY_SETTINGS: ResolvedRetrySettings = Object.freeze({
   attempts: 5,
   baseDelayMs: 250,
   maxDelayMs: 5000,
+  maxRetryAfterMs: 60_000,
+  maxInProgressWaitMs: 35_000,
   attemptTimeoutMs: 10_000,
   jitter: 'full',
 });
@@ -126,7 +145,8 @@ export function resolveRetrySettings(
   if (overrides === undefined) return base;
   if (typeof overrides !== 'object' || overrides === null) throw new TypeError(`${label} must be an object.`);
   const settings = { ...base };
-  const { attempts, baseDelayMs, maxDelayMs, attemptTimeoutMs, jitter } = overrides;
+  const { attempts, baseDelayMs, maxDelayMs, maxRetryAfterMs, maxInProgressWaitMs, attemptTimeoutMs, jitter } =
+    overrides;
   if (attempts !== undefined) {
     if (!Number.isInteger(attempts) || attempts < 1 || attempts > 100) {
       throw new TypeError(`${label} "attempts" must be an integer from 1 to 100.`);
@@ -135,6 +155,12 @@ export function resolveRetrySettings(
   }
   if (baseDelayMs !== undefined) settings.baseDelayMs = checkDelay(baseDelayMs, `${label} "baseDelayMs"`);
   if (maxDelayMs !== undefined) settings.maxDelayMs = checkDelay(maxDelayMs, `${label} "maxDelayMs"`);
+  if (maxRetryAfterMs !== undefined) {
+    settings.maxRetryAfterMs = checkDelay(maxRetryAfterMs, `${label} "maxRetryAfterMs"`);
+  }
+  if (maxInProgressWaitMs !== undefined) {
+    settings.maxInProgressWaitMs = checkDelay(maxInProgressWaitMs, `${label} "maxInProgressWaitMs"`);
+  }
   if (attemptTimeoutMs !== undefined) {
     if (typeof attemptTimeoutMs !== 'number' || Number.isNaN(attemptTimeoutMs) || attemptTimeoutMs <= 0) {
       throw new TypeError(`${label} "attemptTimeoutMs" must be a positive number of milliseconds, or Infinity.`);
@@ -149,6 +175,26 @@ export function resolveRetrySettings(
     throw new TypeError(`${label} "maxDelayMs" must not be less than "baseDelayMs".`);
   }
   return settings;
+}
+
+/** One call's `context.idempotency`, checked, with the client's retry settings under it. */
+export interface ResolvedCallOptions {
+  retry: ResolvedRetrySettings;
+  onResult?: (meta: IdempotencyResultMeta) => void;
+}
+
+/** Checks one call's `context.idempotency` and throws a TypeError that names the bad setting. */
+export function resolveCallOptions(
+  base: ResolvedRetrySettings,
+  perCall: CallIdempotencyOptions | undefined,
+): ResolvedCallOptions {
+  const label = 'context.idempotency:';
+  const retry = resolveRetrySettings(base, perCall, label);
+  const onResult = perCall?.onResult;
+  if (onResult !== undefined && typeof onResult !== 'function') {
+    throw new TypeError(`${label} "onResult" must be a function.`);
+  }
+  return onResult ? { retry, onResult } : { retry };
 }
 
 // A transformer is `{ serialize, deserialize }` (superjson's default export is a class with static methods)

@@ -1,4 +1,4 @@
-import { IDEMPOTENCY_KEY_HEADER } from '@trpc-idempotency/protocol';
+import type { Operation } from '@trpc/client';
 
 /** The `fetch` signature tRPC's HTTP links accept. */
 export type FetchLike = (input: any, init?: any) => Promise<any>;
@@ -14,56 +14,60 @@ export interface ObservedResponse {
  * the Response only when the body was tRPC JSON; a proxy's HTML 503 or an empty 429 arrives as an error
  * with no status at all. `createIdempotentClient` wraps its `fetch` with this, so such answers are still
  * classified by status and their `Retry-After` is honoured.
+ *
+ * Responses are remembered per attempt, never per key: two attempt sequences may send one key (the same
+ * key on two paths, or with two inputs), and one must never read the other's status or `Retry-After`.
+ * An attempt is named by its own abort signal, the `op.signal` the link gives each attempt.
  */
 export interface ResponseProbe {
-  /** Wraps a fetch (or the global one) so that responses to keyed requests are recorded. */
+  /** Wraps a fetch (or the global one) so that responses to watched attempts are recorded. */
   wrap(fetch: FetchLike | undefined): FetchLike;
-  /** Starts watching a key for its next attempt, forgetting what an earlier attempt saw. */
-  watch(key: string): void;
-  /** Stops watching a key, after its last attempt. Keys nobody watches are never recorded. */
-  forget(key: string): void;
-  /** What the last response for a key was, if one arrived. */
-  read(key: string): ObservedResponse | undefined;
+  /**
+   * Header fields to add in the keyed link's `headers`, naming the attempt of `op` to the wrapped fetch.
+   * The wrapped fetch takes them out again: nothing of it reaches the wire.
+   */
+  tag(op: Pick<Operation, 'signal'>): Record<symbol, AbortSignal>;
+  /** Starts watching one attempt. Attempts nobody watches are never recorded. */
+  watch(attempt: AbortSignal): void;
+  /** What the response to this attempt was, if one arrived. */
+  read(attempt: AbortSignal): ObservedResponse | undefined;
 }
+
+// httpLink hands fetch a signal of its own (raced with op.signal), so fetch cannot tell which attempt it
+// serves from `init.signal`. Its `headers` callback does see the attempt's op, and tRPC copies the
+// returned object's own enumerable properties, symbol-keyed ones included, into `init.headers`. A symbol
+// can never collide with a header name, and the wrapped fetch removes it (fetch refuses symbol keys).
+const ATTEMPT: unique symbol = Symbol('trpc-idempotency.attempt');
 
 /** Makes a {@link ResponseProbe} for one client. */
 export function createResponseProbe(): ResponseProbe {
-  const seen = new Map<string, ObservedResponse | undefined>();
+  // Weak, so that an attempt's entry goes with its signal and no attempt has to remember to clean up.
+  const seen = new WeakMap<AbortSignal, ObservedResponse | null>();
   return {
     wrap(fetchImpl) {
       return async (input, init) => {
         const doFetch: FetchLike = fetchImpl ?? ((...args) => globalThis.fetch(...args));
-        const response = await doFetch(input, init);
-        const key = readKeyHeader(init?.headers);
-        const watched = key !== undefined && seen.has(key);
+        const { attempt, init: untagged } = untag(init);
+        const response = await doFetch(input, untagged);
+        const watched = attempt !== undefined && seen.has(attempt);
         if (watched && typeof response?.status === 'number' && typeof response?.headers?.get === 'function') {
-          seen.set(key, { status: response.status, headers: response.headers });
+          seen.set(attempt, { status: response.status, headers: response.headers });
         }
         return response;
       };
     },
-    watch: (key) => {
-      seen.set(key, undefined);
+    tag: (op): Record<symbol, AbortSignal> => (op.signal ? { [ATTEMPT]: op.signal } : {}),
+    watch: (attempt) => {
+      seen.set(attempt, null);
     },
-    forget: (key) => {
-      seen.delete(key);
-    },
-    read: (key) => seen.get(key),
+    read: (attempt) => seen.get(attempt) ?? undefined,
   };
 }
 
-const HEADER = IDEMPOTENCY_KEY_HEADER.toLowerCase();
-
-function readKeyHeader(headers: unknown): string | undefined {
-  if (!headers || typeof headers !== 'object') return undefined;
-  if (typeof (headers as { get?: unknown }).get === 'function') {
-    return (headers as { get(name: string): string | null }).get(HEADER) ?? undefined;
-  }
-  const entries: Iterable<[string, unknown]> = Array.isArray(headers)
-    ? (headers as Array<[string, unknown]>)
-    : Object.entries(headers);
-  for (const [name, value] of entries) {
-    if (name.toLowerCase() === HEADER && typeof value === 'string') return value;
-  }
-  return undefined;
+function untag(init: any): { attempt: AbortSignal | undefined; init: any } {
+  const headers: unknown = init?.headers;
+  if (typeof headers !== 'object' || headers === null || !(ATTEMPT in headers)) return { attempt: undefined, init };
+  const { [ATTEMPT]: attempt, ...rest } = headers as { [ATTEMPT]: unknown };
+  const named = typeof attempt === 'object' && attempt !== null ? (attempt as AbortSignal) : undefined;
+  return { attempt: named, init: { ...init, headers: rest } };
 }

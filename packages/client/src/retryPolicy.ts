@@ -1,6 +1,10 @@
-import { type IdempotencyErrorCode, readIdempotencyErrorData } from '@trpc-idempotency/protocol';
+import {
+  type IdempotencyErrorCode,
+  type IdempotencyErrorData,
+  readIdempotencyErrorData,
+} from '@trpc-idempotency/protocol';
 
-/** Why an attempt failed, in the words of PROTOCOL.md §4. */
+/** Why an attempt failed, in the words of docs/protocol.md §4. */
 export type FailureReason =
   /** Fetch rejected, the connection was reset, or the body was not a tRPC answer: the outcome is unknown. */
   | 'network'
@@ -31,7 +35,10 @@ export interface FailureVerdict {
   status?: number;
   /** The SDK's error code from `error.data.idempotency`, when there is one. */
   idempotencyCode?: IdempotencyErrorCode;
-  /** How long the server asked the client to wait, from `retryAfterMs` or `Retry-After`. */
+  /**
+   * How long the server asked the client to wait, from `retryAfterMs` or `Retry-After`: on a 429 or 503,
+   * the time to stay away; on a 409 `IN_PROGRESS`, when to ask again.
+   */
   retryAfterMs?: number;
 }
 
@@ -78,7 +85,7 @@ export function statusOfErrorData(data: unknown): number | undefined {
 }
 
 /**
- * Decides whether a failed attempt is retried (PROTOCOL.md §4): network failures, the attempt's own
+ * Decides whether a failed attempt is retried (docs/protocol.md §4): network failures, the attempt's own
  * timeout, 5xx, `IN_PROGRESS` 409 and 429 are; other 4xx, `PAYLOAD_MISMATCH` and anything after the
  * caller aborted are not. A pure function, so each rule has its own unit test.
  *
@@ -91,12 +98,7 @@ export function classifyFailure(attempt: FailedAttempt): FailureVerdict {
 
   const idempotency = readIdempotencyErrorData(attempt.data);
   const status = statusOfErrorData(attempt.data) ?? attempt.responseStatus;
-  // Only 429 and 503 ask the client to wait (PROTOCOL.md §4). The server's hint on an IN_PROGRESS 409 is
-  // the lease's remaining time, an upper bound on the holder's work, not an estimate: waiting for it would
-  // stall a UI for seconds behind a handler that finishes in milliseconds, so 409 follows plain backoff.
-  const asksToWait = status === 429 || status === 503;
-  const hints = [idempotency?.retryAfterMs, attempt.retryAfterHeaderMs].filter((ms) => ms !== undefined);
-  const retryAfterMs = asksToWait && hints.length > 0 ? Math.max(...hints) : undefined;
+  const retryAfterMs = serverWaitHint(idempotency, status, attempt.retryAfterHeaderMs);
   const known = (verdict: Omit<FailureVerdict, 'status' | 'idempotencyCode' | 'retryAfterMs'>): FailureVerdict => ({
     ...verdict,
     ...(status === undefined ? {} : { status }),
@@ -123,4 +125,19 @@ export function classifyFailure(attempt: FailedAttempt): FailureVerdict {
   if (status >= 400) return known({ reason: 'client_error', retryable: false });
   // A 2xx or 3xx that was not a readable tRPC answer: the outcome is unknown, so retry with the same key.
   return known({ reason: 'network', retryable: true });
+}
+
+// Only 429, 503 and the SDK's IN_PROGRESS ask the client to wait (docs/protocol.md §4); a hint on any
+// other answer is not meant for a retry. IN_PROGRESS prefers `retryAfterMs`: `Retry-After` counts whole
+// seconds, which would turn the server's short poll hint into a full second. A 429 or 503 takes the
+// longer of the two, so that neither of the server's asks is cut short.
+function serverWaitHint(
+  idempotency: IdempotencyErrorData | undefined,
+  status: number | undefined,
+  headerMs: number | undefined,
+): number | undefined {
+  if (idempotency?.code === 'IN_PROGRESS') return idempotency.retryAfterMs ?? headerMs;
+  if (status !== 429 && status !== 503) return undefined;
+  const hints = [idempotency?.retryAfterMs, headerMs].filter((ms) => ms !== undefined);
+  return hints.length > 0 ? Math.max(...hints) : undefined;
 }

@@ -2,16 +2,17 @@ import { type Operation, type OperationResultEnvelope, TRPCClientError } from '@
 import type { Observable, Observer, Unsubscribable } from '@trpc/server/observable';
 import type { AnyRouter } from '@trpc/server/unstable-core-do-not-import';
 import { IDEMPOTENT_REPLAYED_HEADER } from '@trpc-idempotency/protocol';
-import { parseRetryAfter, planRetryDelay } from '../backoff.js';
-import type { AttemptEvent } from '../events.js';
+import { parseRetryAfter, planInProgressDelay, planRetryDelay } from '../backoff.js';
+import type { AttemptEvent, IdempotencyResultMeta } from '../events.js';
 import type { ResolvedRetrySettings, Schedule } from '../options.js';
 import type { ObservedResponse, ResponseProbe } from '../responseProbe.js';
-import { classifyFailure, type FailureReason } from '../retryPolicy.js';
+import { classifyFailure, type FailureReason, type FailureVerdict } from '../retryPolicy.js';
 import { AttemptTimeoutError, abortReason, anyAbortSignal } from '../signals.js';
 
 type ClientError = TRPCClientError<AnyRouter>;
 type Envelope = OperationResultEnvelope<unknown, ClientError>;
 type Caller = Observer<Envelope, ClientError>;
+type OnResult = (meta: IdempotencyResultMeta) => void;
 
 /** What one intent's attempts need: the keyed operation, the next link and the call's settings. */
 export interface AttemptSequenceArgs {
@@ -31,22 +32,28 @@ export interface AttemptSequenceArgs {
 /** The attempts of one intent, shared by every caller that joined it. */
 export interface AttemptSequence {
   /**
-   * Adds a caller. It gets the sequence's result, or an abort error when its own `signal` fires.
-   * Returns the caller's teardown; when the last caller leaves, the attempt in flight is aborted and a
-   * pending delay is cancelled.
+   * Adds a caller. It gets the sequence's result, or an abort error when its own `signal` fires, and its
+   * own `onResult` call on success. Returns the caller's teardown; when the last caller leaves, the
+   * attempt in flight is aborted and a pending delay is cancelled.
    */
-  join(caller: Caller, signal: AbortSignal | null | undefined): () => void;
+  join(caller: Caller, signal: AbortSignal | null | undefined, onResult?: OnResult): () => void;
   /** Sends the first attempt. Call it after the first `join`. */
   start(): void;
 }
 
-/** Creates the attempt loop of PROTOCOL.md §4 for one key: same key and input on every attempt. */
+/**
+ * Creates the attempt loop of docs/protocol.md §4 for one key: same key and input on every attempt.
+ * Failures count against `retry.attempts`, except 409 `IN_PROGRESS`: those are waited out by the
+ * server's hint for at most `retry.maxInProgressWaitMs`, so that a duplicate of a slow call gets its outcome.
+ */
 export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequence {
   const { key, retry } = args;
-  const callers = new Map<Caller, () => void>();
+  const callers = new Map<Caller, { stopListening: () => void; onResult?: OnResult }>();
   const stop = new AbortController();
   let settled = false;
   let attempt = 0;
+  let inProgressWaits = 0;
+  let firstInProgressAt: number | undefined;
   let attemptStartedAt = 0;
   let inFlight: Unsubscribable | undefined;
   let cancelDelay: (() => void) | undefined;
@@ -62,17 +69,16 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
   };
   const elapsed = () => Math.max(0, Math.round(now() - attemptStartedAt));
 
-  const settle = (deliver: (caller: Caller) => void) => {
+  const settle = (deliver: (caller: Caller, onResult: OnResult | undefined) => void) => {
     settled = true;
     endAttempt?.();
     cancelDelay?.();
     const list = [...callers];
     callers.clear();
-    for (const [caller, stopListening] of list) {
+    for (const [caller, { stopListening, onResult }] of list) {
       stopListening();
-      deliver(caller);
+      deliver(caller, onResult);
     }
-    args.probe?.forget(key);
     args.onSettled();
   };
 
@@ -85,9 +91,9 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
   };
 
   const leave = (caller: Caller, error?: ClientError) => {
-    const stopListening = callers.get(caller);
-    if (!stopListening) return;
-    stopListening();
+    const joined = callers.get(caller);
+    if (!joined) return;
+    joined.stopListening();
     callers.delete(caller);
     if (error) caller.error(error);
     if (callers.size === 0) abandon(error ?? TRPCClientError.from(new Error('Every caller unsubscribed.')));
@@ -95,20 +101,41 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
 
   const succeed = (envelope: Envelope | undefined, observed: ObservedResponse | undefined) => {
     if (!envelope) {
-      fail(TRPCClientError.from(new Error('The request completed without a result.')), false);
+      fail(TRPCClientError.from(new Error('The request completed without a result.')), false, observed);
       return;
     }
     const response = (envelope.context as { response?: ObservedResponse } | undefined)?.response ?? observed;
     const replayed = response?.headers?.get?.(IDEMPOTENT_REPLAYED_HEADER) === 'true';
     report({ outcome: 'succeeded', delayMs: 0, durationMs: elapsed(), replayed });
-    settle((caller) => {
+    const meta: IdempotencyResultMeta = { key, path: args.op.path, replayed, attempts: attempt };
+    settle((caller, onResult) => {
+      if (onResult) {
+        try {
+          onResult({ ...meta });
+        } catch {
+          // Like onAttempt: a caller's own hook must never turn its success into a failure.
+        }
+      }
       caller.next(envelope);
       caller.complete();
     });
   };
 
-  const fail = (error: ClientError, timedOut: boolean) => {
-    const observed = args.probe?.read(key);
+  // The wait before the next attempt, or undefined when this failure ends the call.
+  const planNextAttempt = (verdict: FailureVerdict): number | undefined => {
+    if (verdict.reason === 'in_progress') {
+      firstInProgressAt ??= now();
+      const budgetLeftMs = retry.maxInProgressWaitMs - (now() - firstInProgressAt);
+      if (budgetLeftMs <= 0) return undefined;
+      inProgressWaits += 1;
+      return planInProgressDelay(inProgressWaits, retry, verdict.retryAfterMs, budgetLeftMs, args.random);
+    }
+    const counted = attempt - inProgressWaits;
+    if (counted >= retry.attempts) return undefined;
+    return planRetryDelay(counted, retry, verdict.retryAfterMs, args.random);
+  };
+
+  const fail = (error: ClientError, timedOut: boolean, observed: ObservedResponse | undefined) => {
     const response = (error.meta as { response?: ObservedResponse } | undefined)?.response ?? observed;
     const verdict = classifyFailure({
       data: error.data,
@@ -118,8 +145,8 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
       aborted: false,
     });
     const facts = { durationMs: elapsed(), reason: verdict.reason as FailureReason, status: verdict.status, error };
-    if (verdict.retryable && attempt < retry.attempts) {
-      const delayMs = planRetryDelay(attempt, retry, verdict.retryAfterMs, args.random);
+    const delayMs = verdict.retryable ? planNextAttempt(verdict) : undefined;
+    if (delayMs !== undefined) {
       report({ outcome: 'retrying', delayMs, ...facts });
       cancelDelay = args.schedule(() => {
         cancelDelay = undefined;
@@ -153,7 +180,7 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
       endAttempt = undefined;
     };
     endAttempt = finish;
-    args.probe?.watch(key);
+    args.probe?.watch(combined.signal);
     report({ outcome: 'started', delayMs: 0 });
 
     let envelope: Envelope | undefined;
@@ -167,12 +194,12 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
         const error = timedOut
           ? TRPCClientError.from(new AttemptTimeoutError(retry.attemptTimeoutMs))
           : TRPCClientError.from(cause);
-        fail(error, timedOut);
+        fail(error, timedOut, args.probe?.read(combined.signal));
       },
       complete() {
         if (done || settled) return;
         finish();
-        succeed(envelope, args.probe?.read(key));
+        succeed(envelope, args.probe?.read(combined.signal));
       },
     });
     // An attempt that ended synchronously may already have scheduled the next one.
@@ -180,7 +207,7 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
   }
 
   return {
-    join(caller, signal) {
+    join(caller, signal, onResult) {
       if (settled) {
         caller.error(TRPCClientError.from(new Error('This attempt sequence has already ended.')));
         return () => {};
@@ -191,7 +218,7 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
       }
       const onAbort = () => leave(caller, TRPCClientError.from(abortReason(signal!)));
       signal?.addEventListener('abort', onAbort, { once: true });
-      callers.set(caller, () => signal?.removeEventListener('abort', onAbort));
+      callers.set(caller, { stopListening: () => signal?.removeEventListener('abort', onAbort), onResult });
       return () => leave(caller);
     },
     start() {

@@ -1,14 +1,20 @@
 import { type Operation, type OperationResultEnvelope, TRPCClientError, type TRPCLink } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
 import type { AnyRouter, DataTransformerOptions } from '@trpc/server/unstable-core-do-not-import';
-import { isValidIdempotencyKey, MAX_IDEMPOTENCY_KEY_LENGTH } from '@trpc-idempotency/protocol';
+import {
+  canonicalJson,
+  isValidIdempotencyKey,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  withoutAliasing,
+} from '@trpc-idempotency/protocol';
+import type { IdempotencyResultMeta } from '../events.js';
 import { deriveIdempotencyKey, randomIdempotencyKey } from '../keys.js';
 import {
   type IdempotencyLinkOptions,
   type ResolvedLinkOptions,
   type ResolvedRetrySettings,
+  resolveCallOptions,
   resolveLinkOptions,
-  resolveRetrySettings,
 } from '../options.js';
 import type { ResponseProbe } from '../responseProbe.js';
 import { type AttemptSequence, createAttemptSequence } from './attemptSequence.js';
@@ -22,14 +28,21 @@ interface KeyedCall {
   op: Operation;
   key: string;
   retry: ResolvedRetrySettings;
-  /** Only derived keys are shared: they are a hash of the input, so equal keys mean equal calls. */
-  shareable: boolean;
+  onResult?: (meta: IdempotencyResultMeta) => void;
+  /**
+   * Names the intent among the calls in flight: path, key and canonical serialized input. Two calls
+   * with one key share a sequence only when their inputs are equal too; otherwise the second must reach
+   * the server on its own and get its PAYLOAD_MISMATCH. Absent when the call is never shared.
+   */
+  sharingId?: string;
 }
 
 /**
- * A tRPC link that gives each mutation one idempotency key and retries it by PROTOCOL.md §4: a timeout
- * per attempt, backoff with jitter, `Retry-After`, and the same key on every attempt. Put it before the
- * terminating link, whose `headers` sends `op.context.idempotencyKey` (see `idempotencyHeaders`).
+ * A tRPC link that gives each mutation one idempotency key and retries it by docs/protocol.md §4: a
+ * timeout per attempt, backoff with jitter, `Retry-After`, `IN_PROGRESS` waited out within a budget, and
+ * the same key on every attempt. Calls in flight with the same path, key and input share one attempt
+ * sequence. Put it before the terminating link, whose `headers` sends `op.context.idempotencyKey` (see
+ * `idempotencyHeaders`).
  *
  * @example
  * createTRPCClient<AppRouter>({
@@ -66,9 +79,10 @@ export function createIdempotencyLink<TRouter extends AnyRouter>(
           keyCall(config, serialize, op).then(
             (call) => {
               if (closed) return;
-              const shared = call.shareable ? inFlight.get(call.key) : undefined;
+              const { sharingId } = call;
+              const shared = sharingId === undefined ? undefined : inFlight.get(sharingId);
               if (shared) {
-                leave = shared.join(observer, op.signal);
+                leave = shared.join(observer, op.signal, call.onResult);
                 return;
               }
               const sequence: AttemptSequence = createAttemptSequence({
@@ -81,11 +95,11 @@ export function createIdempotencyLink<TRouter extends AnyRouter>(
                 onAttempt: config.onAttempt,
                 probe: internals.probe,
                 onSettled: () => {
-                  if (inFlight.get(call.key) === sequence) inFlight.delete(call.key);
+                  if (sharingId !== undefined && inFlight.get(sharingId) === sequence) inFlight.delete(sharingId);
                 },
               });
-              if (call.shareable) inFlight.set(call.key, sequence);
-              leave = sequence.join(observer, op.signal);
+              if (sharingId !== undefined) inFlight.set(sharingId, sequence);
+              leave = sequence.join(observer, op.signal, call.onResult);
               sequence.start();
             },
             (cause: unknown) => {
@@ -102,17 +116,26 @@ export function createIdempotencyLink<TRouter extends AnyRouter>(
   };
 }
 
-/** Finds the call's key (the caller's, or a new one) and its retry settings, and puts the key in a copy of the context. */
+/**
+ * Finds the call's key (the caller's, or a new one), its settings and what names it among the calls in
+ * flight, and puts the key in a copy of the context.
+ */
 async function keyCall(
   config: ResolvedLinkOptions,
   serialize: (input: unknown) => unknown,
   op: Operation,
 ): Promise<KeyedCall> {
   const perCall = op.context.idempotency === false ? undefined : op.context.idempotency;
-  const retry = resolveRetrySettings(config.retry, perCall, 'context.idempotency:');
+  const { retry, onResult } = resolveCallOptions(config.retry, perCall);
   const given = op.context.idempotencyKey as unknown;
+  let serialized: { value: unknown } | undefined;
+  // The same serialization for the derived key and the sharing id, made once and only when needed.
+  const serializedInput = () => {
+    serialized ??= { value: withoutAliasing(serialize(op.input) ?? null) };
+    return serialized.value;
+  };
   let key: string;
-  let shareable = false;
+  let shareable = config.dedupe;
   if (given !== undefined) {
     if (typeof given !== 'string' || !isValidIdempotencyKey(given)) {
       throw new TypeError(
@@ -125,13 +148,20 @@ async function keyCall(
     if (typeof user !== 'string' || user === '') {
       throw new TypeError(`idempotencyLink: option "user" gave no user for key: 'derive' (got ${String(user)}).`);
     }
-    key = await deriveIdempotencyKey({ user, path: op.path, serializedInput: serialize(op.input) });
-    shareable = config.dedupe;
+    key = await deriveIdempotencyKey({ user, path: op.path, serializedInput: serializedInput() });
   } else {
     key = randomIdempotencyKey();
+    // New by construction: nothing in flight can have it, so the sharing id is not worth computing.
+    shareable = false;
   }
-  // A copy: the caller's context object may be reused for another call, which must not inherit this key.
-  return { op: { ...op, context: { ...op.context, idempotencyKey: key } }, key, retry, shareable };
+  return {
+    // A copy: the caller's context object may be reused for another call, which must not inherit this key.
+    op: { ...op, context: { ...op.context, idempotencyKey: key } },
+    key,
+    retry,
+    ...(onResult ? { onResult } : {}),
+    ...(shareable ? { sharingId: canonicalJson([op.path, key, serializedInput()]) } : {}),
+  };
 }
 
 function inputSerializer(transformer: DataTransformerOptions | undefined): (input: unknown) => unknown {
