@@ -1,34 +1,42 @@
 #!/usr/bin/env node
-// Checks every published package the way its users will meet it: publint for the package.json and its
-// files, and @arethetypeswrong/cli for the types under every module resolution (node10, node16 CJS/ESM, bundler).
-// Run after `npm run build`.
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+// Checks every published package the way its users will meet it. Run after `npm run build`.
+//  - dist: the ESM build's size against the budget; every bare import in dist declared in dependencies or
+//    peerDependencies (and every declared one used); nothing bundled in from node_modules (check-packages/dist.mjs)
+//  - publint and @arethetypeswrong/cli (check-packages/lint.mjs)
+//  - `npm pack`, then scratch projects outside the repository that install the tarballs alone, type-check
+//    a user's code and import/require every entry (check-packages/scratch.mjs, fixtures.mjs)
+// CHECK_PACKAGES_KEEP=1 keeps the scratch projects (they are kept anyway when a check fails).
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkDist } from './check-packages/dist.mjs';
+import { lintPackage } from './check-packages/lint.mjs';
+import { checkScratchInstalls } from './check-packages/scratch.mjs';
+import { publishedPackages, seconds } from './check-packages/workspace.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
-const packages = readdirSync(join(root, 'packages')).filter((name) => {
-  try {
-    return !JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8')).private;
-  } catch {
-    return false;
-  }
-});
+const started = performance.now();
+const packages = publishedPackages();
+const problems = [];
 
-let failed = false;
-for (const name of packages) {
-  const dir = join(root, 'packages', name);
-  for (const [tool, args] of [
-    ['publint', ['publint', '--strict', dir]],
-    ['attw', ['attw', '--pack', dir, '--profile', 'node16', '--format', 'table-flipped']],
-  ]) {
-    try {
-      execFileSync('npx', ['--no-install', ...args], { stdio: 'pipe', cwd: root, encoding: 'utf8' });
-      console.log(`check-packages: ${tool} ok for packages/${name}`);
-    } catch (error) {
-      failed = true;
-      console.error(`check-packages: ${tool} FAILED for packages/${name}\n${error.stdout ?? ''}${error.stderr ?? ''}`);
-    }
-  }
+const unbuilt = packages.filter((pkg) => !existsSync(join(pkg.dir, 'dist')));
+if (unbuilt.length > 0) {
+  console.error(`check-packages: no dist in ${unbuilt.map((pkg) => pkg.rel).join(', ')}: run \`npm run build\` first`);
+  process.exit(1);
 }
-process.exit(failed ? 1 : 0);
+for (const pkg of packages) {
+  problems.push(...checkDist(pkg, packages).map((problem) => `${pkg.rel}: ${problem}`));
+}
+
+const [linted, scratch] = await Promise.all([
+  Promise.all(packages.flatMap(lintPackage)),
+  checkScratchInstalls(packages),
+]);
+problems.push(...linted.flat(), ...scratch);
+
+const elapsed = seconds(performance.now() - started);
+if (problems.length === 0) {
+  console.log(`check-packages: all checks passed in ${elapsed}`);
+} else {
+  console.error(`check-packages: ${problems.length} problem(s) in ${elapsed}:`);
+  for (const problem of problems) console.error(`  - ${problem}`);
+  process.exitCode = 1;
+}

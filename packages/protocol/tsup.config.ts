@@ -6,6 +6,10 @@ export default defineConfig({
   dts: true,
   sourcemap: true,
   clean: true,
+  // Bundle only this package's own src. Every bare import (dependencies, peers, and anything undeclared) stays an
+  // import in dist, where scripts/check-packages.mjs checks that package.json declares it; built-ins keep `node:`.
+  skipNodeModulesBundle: true,
+  removeNodeProtocol: false,
   target: 'es2022',
   tsconfig: '../../tsconfig.base.json',
 });

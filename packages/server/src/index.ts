@@ -26,7 +26,7 @@ export {
 } from './requestContext.js';
 export { inProgressRetryAfterMs } from './retryHint.js';
 export { MemoryStore, type MemoryStoreOptions } from './store/memoryStore.js';
-export { RedisStore, type RedisStoreOptions } from './store/redisStore.js';
+export { type RedisClient, RedisStore, type RedisStoreOptions } from './store/redisStore.js';
 export {
   CLAIM_STATUSES,
   type ClaimRequest,

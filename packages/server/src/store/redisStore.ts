@@ -1,4 +1,3 @@
-import type { Cluster, Redis } from 'ioredis';
 import { CLAIM_SCRIPT, COMPLETE_SCRIPT, RELEASE_SCRIPT, RENEW_LEASE_SCRIPT } from './redisScripts.js';
 import {
   type ClaimRequest,
@@ -10,10 +9,21 @@ import {
   StoreUnavailableError,
 } from './types.js';
 
+/**
+ * The part of an ioredis `Redis` or `Cluster` that {@link RedisStore} uses; both fit as they are. It is
+ * written out here so that the package's types do not need ioredis installed to compile.
+ */
+export interface RedisClient {
+  /** ioredis' connection status: `'ready'`, `'reconnecting'`, `'end'`, ... */
+  readonly status: string;
+  defineCommand(name: string, definition: { numberOfKeys?: number; lua: string }): void;
+  pipeline(): unknown;
+}
+
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
   /** An ioredis `Redis` or `Cluster`. The store adds its four scripts to it with `defineCommand`. */
-  redis: Redis | Cluster;
+  redis: RedisClient;
   /** Put in front of every record name. No braces: they would pin every record to one Cluster slot. Default `idem:`. */
   prefix?: string;
   /** How long one store call may take before it counts as unavailable, in ms. Default 1000. */
@@ -52,7 +62,7 @@ const UNREACHABLE_STATES = new Set(['reconnecting', 'close', 'end', 'disconnecti
  * const store = new RedisStore({ redis: new Redis(process.env.REDIS_URL) });
  */
 export class RedisStore implements IdempotencyStore {
-  readonly #redis: (Redis | Cluster) & IdempotencyCommands;
+  readonly #redis: RedisClient & IdempotencyCommands;
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #waitForReplicas: { replicas: number; timeoutMs: number } | undefined;
@@ -62,7 +72,7 @@ export class RedisStore implements IdempotencyStore {
     if (/[{}]/.test(prefix)) throw new TypeError('RedisStore option "prefix" must not contain braces.');
     const timeoutMs = options.timeoutMs ?? 1000;
     if (!(timeoutMs > 0)) throw new TypeError('RedisStore option "timeoutMs" must be a positive number.');
-    const redis = options.redis as (Redis | Cluster) & IdempotencyCommands;
+    const redis = options.redis as RedisClient & IdempotencyCommands;
     redis.defineCommand('trpcIdempotencyClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
     redis.defineCommand('trpcIdempotencyComplete', { numberOfKeys: 1, lua: COMPLETE_SCRIPT });
     redis.defineCommand('trpcIdempotencyRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
@@ -135,9 +145,9 @@ export class RedisStore implements IdempotencyStore {
       // script would be sent to the old node forever. The redirected script did not run: refresh
       // the slot map and send it once more.
       const redirected = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(error.message);
-      const cluster = this.#redis as Cluster;
+      const cluster = this.#redis as { refreshSlotsCache?: (callback: () => void) => void };
       if (!redirected || attempt > 1 || typeof cluster.refreshSlotsCache !== 'function') throw error;
-      await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
+      await new Promise<void>((resolve) => cluster.refreshSlotsCache!(() => resolve()));
     }
   }
 
