@@ -58,7 +58,7 @@ const asText = (value: Buffer | string) => (typeof value === 'string' ? value : 
 
 /** A header value as Node's HTTP server hands it over: latin1, without surrounding spaces and tabs. */
 const headerValue = (value: Buffer | string) => asText(value).replace(/^[ \t]+|[ \t]+$/g, '');
-/** The structured-field string form of a key, `"abc"`, names the key `abc` (PROTOCOL.md §1). */
+/** The structured-field string form of a key, `"abc"`, names the key `abc` (docs/protocol.md §1). */
 const unquote = (key: string) => (key.length >= 2 && key.startsWith('"') && key.endsWith('"') ? key.slice(1, -1) : key);
 
 interface PaymentData {

@@ -1,5 +1,5 @@
 /**
- * The machine-readable reasons the idempotency layer itself rejects a call (PROTOCOL.md §3).
+ * The machine-readable reasons the idempotency layer itself rejects a call (docs/protocol.md §3).
  * They travel in `error.data.idempotency.code`, which is how a client tells the SDK's
  * `CONFLICT` apart from an application's own.
  */
@@ -14,7 +14,7 @@ export const IDEMPOTENCY_ERROR_CODES = [
 /** One of {@link IDEMPOTENCY_ERROR_CODES}. */
 export type IdempotencyErrorCode = (typeof IDEMPOTENCY_ERROR_CODES)[number];
 
-/** The tRPC error code and HTTP status that PROTOCOL.md §3 assigns to each idempotency error. */
+/** The tRPC error code and HTTP status that docs/protocol.md §3 assigns to each idempotency error. */
 export const IDEMPOTENCY_ERROR_TRPC_CODES = {
   KEY_MISSING: { trpcCode: 'BAD_REQUEST', httpStatus: 400 },
   KEY_INVALID: { trpcCode: 'BAD_REQUEST', httpStatus: 400 },

@@ -1,4 +1,4 @@
-/** The request header that carries an idempotency key (PROTOCOL.md §1). */
+/** The request header that carries an idempotency key (docs/protocol.md §1). */
 export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 
 /** The older spelling of the key header, accepted by the server for clients that still send it. */

@@ -1,4 +1,4 @@
-/** The longest key the protocol accepts (PROTOCOL.md §1). */
+/** The longest key the protocol accepts (docs/protocol.md §1). */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 /** The outcome of reading an `Idempotency-Key` header value. */

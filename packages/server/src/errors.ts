@@ -7,7 +7,7 @@ import {
 } from '@trpc-idempotency/protocol';
 
 /**
- * The error the idempotency layer throws for its own answers (PROTOCOL.md §3). It is a `TRPCError`
+ * The error the idempotency layer throws for its own answers (docs/protocol.md §3). It is a `TRPCError`
  * with the protocol's tRPC code, and carries `idempotency` for {@link idempotencyErrorFormatter}.
  */
 export class IdempotencyError extends TRPCError {

@@ -1,6 +1,6 @@
 /*
  * The load generator's client: one keyed tRPC mutation over plain HTTP, and a retry loop that keeps
- * PROTOCOL.md §4 (same key and same input every attempt; retry network failures, its own timeout,
+ * docs/protocol.md §4 (same key and same input every attempt; retry network failures, its own timeout,
  * 409 IN_PROGRESS and 503, honouring retryAfterMs up to the cap; exponential backoff with jitter).
  * It is written here rather than taken from @trpc-idempotency/client because the scenarios must
  * classify every single attempt's answer, and spread the attempts over several server processes.

@@ -15,7 +15,7 @@ export interface SentIntent {
 
 /**
  * Keeps `workers` callers sending fresh intents to random server processes, each retried until it
- * is done (PROTOCOL.md §4), until `stop()` is called. Used while a store fails underneath.
+ * is done (docs/protocol.md §4), until `stop()` is called. Used while a store fails underneath.
  */
 export function keepLoad(servers: ServerProcess[], workers: number, user: string) {
   let running = true;

@@ -6,7 +6,6 @@ export interface AttemptRow {
   id: number;
   key: string;
   attempt: number;
-  maxAttempts: number;
   /** `started` while the attempt is in flight. */
   outcome: AttemptEvent['outcome'];
   /** For `retrying`: the planned wait before the next attempt. */
@@ -42,7 +41,6 @@ export class AttemptLog {
       id: this.#nextId++,
       key: event.key,
       attempt: event.attempt,
-      maxAttempts: event.maxAttempts,
       outcome: event.outcome,
       delayMs: event.delayMs,
       durationMs: event.durationMs,

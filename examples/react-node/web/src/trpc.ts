@@ -17,10 +17,9 @@ export const trpcClient = createIdempotentClient<AppRouter>({
   idempotency: {
     filter: (op) => op.path === 'payments.create',
     onAttempt: attemptLog.record,
-    // A double click or a second tab meets 409 IN_PROGRESS until the first request ends, so the budget
-    // must outlast a slow first request: 8 attempts, and 'equal' jitter keeps each wait at least half
-    // its step (125 ms, 250 ms, … capped at 5 s), about 9 s in all before the page gives up.
-    attempts: 8,
+    // A double click or a second tab meets 409 IN_PROGRESS until the first request ends; those answers
+    // are waited out (within maxInProgressWaitMs, 35 s) and do not use up the 5 attempts. 'equal' jitter
+    // keeps each backoff at least half its step, so a failure is not retried at once.
     jitter: 'equal',
   },
 });

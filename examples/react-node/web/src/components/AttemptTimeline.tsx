@@ -68,7 +68,6 @@ export function AttemptTimeline() {
                 <span className="dot" aria-hidden="true" />
                 <span className="attempt-no">
                   #{row.attempt}
-                  <small>/{row.maxAttempts}</small>
                 </span>
                 <code className="key-chip" style={{ '--hue': keyHue(row.key) } as CSSProperties} title={row.key}>
                   {shortKey(row.key)}
