@@ -66,9 +66,7 @@ export function AttemptTimeline() {
                 data-outcome={row.outcome}
               >
                 <span className="dot" aria-hidden="true" />
-                <span className="attempt-no">
-                  #{row.attempt}
-                </span>
+                <span className="attempt-no">#{row.attempt}</span>
                 <code className="key-chip" style={{ '--hue': keyHue(row.key) } as CSSProperties} title={row.key}>
                   {shortKey(row.key)}
                 </code>
