@@ -2,7 +2,13 @@ import { isIdempotencyError } from '@trpc-idempotency/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postMutation } from '../support/app.js';
 import { newKey } from '../support/backends.js';
-import { type ClientRig, outcomesOf, recordingSchedule, startClientRig } from '../support/clientHarness.js';
+import {
+  type ClientRig,
+  outcomesOf,
+  recordingSchedule,
+  startClientRig,
+  waitForClaim,
+} from '../support/clientHarness.js';
 
 describe('which answers are retried', () => {
   let rig: ClientRig;
@@ -118,13 +124,3 @@ describe('which answers are retried', () => {
     expect(rig.proxy.requests.length).toBe(before);
   });
 });
-
-/** Waits until the server has claimed `key`, from its own event log. */
-async function waitForClaim(rig: ClientRig, key: string): Promise<void> {
-  await expect
-    .poll(() => rig.app.effects.events.some((event) => event.key === key && event.type === 'claimed'), {
-      timeout: 5000,
-      interval: 5,
-    })
-    .toBe(true);
-}

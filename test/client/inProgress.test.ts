@@ -8,6 +8,7 @@ import {
   outcomesOf,
   recordingSchedule,
   startClientRig,
+  waitForClaim,
 } from '../support/clientHarness.js';
 import { trpcErrorBody } from '../support/faultProxy.js';
 
@@ -158,13 +159,3 @@ describe('409 IN_PROGRESS is waited out within a time budget, not an attempt cou
     expect(events.filter((event) => event.outcome === 'failed')).toEqual([]);
   }, 60_000);
 });
-
-/** Waits until the server has claimed `key`, from its own event log. */
-async function waitForClaim(rig: ClientRig, key: string): Promise<void> {
-  await expect
-    .poll(() => rig.app.effects.events.some((event) => event.key === key && event.type === 'claimed'), {
-      timeout: 5000,
-      interval: 5,
-    })
-    .toBe(true);
-}

@@ -1,6 +1,7 @@
 import { type AttemptEvent, createIdempotentClient, type IdempotencyLinkOptions } from '@trpc-idempotency/client';
 import { type IdempotencyStore, MemoryStore } from '@trpc-idempotency/server';
 import superjson from 'superjson';
+import { expect } from 'vitest';
 import { startTestApp, type TestApp, type TestAppOptions, type TestRouter } from './app.js';
 import { type FaultProxy, startFaultProxy } from './faultProxy.js';
 
@@ -102,4 +103,14 @@ export async function startClientRig(options: Partial<TestAppOptions> = {}): Pro
 /** The outcomes reported for one key, in order, for example `['started', 'retrying', 'started', 'succeeded']`. */
 export function outcomesOf(events: AttemptEvent[], key: string): string[] {
   return events.filter((event) => event.key === key).map((event) => event.outcome);
+}
+
+/** Waits until the server has claimed `key`, from its own event log. */
+export async function waitForClaim(rig: ClientRig, key: string): Promise<void> {
+  await expect
+    .poll(() => rig.app.effects.events.some((event) => event.key === key && event.type === 'claimed'), {
+      timeout: 5000,
+      interval: 5,
+    })
+    .toBe(true);
 }
