@@ -8,7 +8,7 @@ import { type ExampleServer, startExampleServer } from '../../examples/react-nod
 import { type Ledger, MemoryLedger, StaleFenceError } from '../../examples/react-node/server/src/ledger.js';
 import { RedisLedger } from '../../examples/react-node/server/src/redisLedger.js';
 import type { AppRouter } from '../../examples/react-node/server/src/router.js';
-import { type RedisProcess, startRedis } from '../support/redisServer.js';
+import { hasRedisServer, type RedisProcess, startRedis } from '../support/redisServer.js';
 
 // The example's server over real HTTP, without a browser: the same faults the page's chaos panel
 // switches on, met by plain HTTP (the curl form of the docs) and by the client SDK; its ledger's fence
@@ -301,7 +301,7 @@ describe('the example server, on Redis', () => {
   });
 });
 
-describe('the example server, when its Redis dies', () => {
+describe.skipIf(!hasRedisServer())('the example server, when its Redis dies', () => {
   let redis: RedisProcess;
   let server: ExampleServer;
   beforeAll(async () => {
