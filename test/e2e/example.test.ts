@@ -202,7 +202,9 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
       // Same intent, fixed amount: the refused input left the key unused, so it pays, once.
       expect(await intentKey(page)).toBe(key);
       await page.getByTestId('amount').fill('25');
+      // Its message and "check the highlighted field" go as soon as the field is changed.
       expect(await fieldError.count()).toBe(0);
+      expect(await page.getByTestId('answer-error').count()).toBe(0);
       await page.getByTestId('pay').click();
       await page.getByTestId('answer').waitFor(WAIT);
       const mine = (await serverPayments(server.url)).filter((payment) => payment.key === key);

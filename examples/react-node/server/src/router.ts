@@ -125,13 +125,17 @@ export function buildAppRouter(deps: RouterDeps) {
       ...deps.health(),
     })),
     chaos: t.router({
-      get: demoProcedure.query(({ ctx }) => ({ settings: ctx.chaos.settings, backend: deps.backend })),
+      get: demoProcedure.query(({ ctx }) => ({
+        settings: ctx.chaos.settings,
+        backend: deps.backend,
+        canCutStore: deps.setStoreReachable !== null,
+      })),
       set: demoProcedure.input(chaosSettingsSchema.partial()).mutation(async ({ ctx, input }) => {
         const next = { ...ctx.chaos.settings, ...input };
         if (deps.setStoreReachable) await deps.setStoreReachable(!next.storeUnreachable);
         else next.storeUnreachable = false;
         ctx.chaos.settings = next;
-        return { settings: next, backend: deps.backend };
+        return { settings: next, backend: deps.backend, canCutStore: deps.setStoreReachable !== null };
       }),
     }),
   });

@@ -78,7 +78,7 @@ export function ChaosPanel({ leaseSeconds }: { leaseSeconds?: number }) {
     }),
   );
   const settings = chaos.data?.settings;
-  const onRedis = chaos.data?.backend === 'redis';
+  const canCutStore = chaos.data?.canCutStore === true;
   const active = settings
     ? [
         settings.dropResponseAfterCommit,
@@ -138,9 +138,9 @@ export function ChaosPanel({ leaseSeconds }: { leaseSeconds?: number }) {
           <Toggle
             testId="chaos-store-down"
             label="Store unreachable"
-            detail={onRedis ? 'Cut the idempotency store’s Redis connection.' : 'Needs Redis: start with REDIS_URL.'}
+            detail={canCutStore ? 'Cut the idempotency store’s connection.' : 'Needs Redis: start with REDIS_URL.'}
             checked={settings.storeUnreachable}
-            disabled={!onRedis}
+            disabled={!canCutStore}
             onChange={(storeUnreachable) => update.mutate({ storeUnreachable })}
           />
         </div>

@@ -26,6 +26,9 @@ export function CheckoutCard() {
   const amountError =
     amountText.trim() && amount === null ? 'Enter an amount such as 42 or 42.50.' : serverError('amount');
   const edit = (field: Field) => setEdited((fields) => new Set(fields).add(field));
+  // "Check the highlighted field" stops being true once every refused field was changed.
+  const refusedFields = Object.keys(outcome?.fieldErrors ?? {}) as Field[];
+  const allCorrected = refusedFields.length > 0 && refusedFields.every((field) => edited.has(field));
 
   // A refused field takes the focus, so that a keyboard or screen reader user lands on what to fix.
   const firstRefused = (['amount', 'currency', 'note'] as const).find((field) => outcome?.fieldErrors?.[field]);
@@ -134,7 +137,7 @@ export function CheckoutCard() {
       </form>
 
       <div role="status" aria-live="polite" className="answer-slot">
-        {outcome ? <Answer outcome={outcome} onStartOver={payment.startOver} /> : null}
+        {outcome && !allCorrected ? <Answer outcome={outcome} onStartOver={payment.startOver} /> : null}
       </div>
     </section>
   );
