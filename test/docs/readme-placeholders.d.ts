@@ -16,6 +16,7 @@ declare const db: {
 /** The example's payment ledger (examples/react-node/server/src/ledger.ts). */
 declare const ledger: {
   record<T extends { amount: number; currency: string; key: string; fence: number }>(payment: T): T & { id: string };
+  list(): Promise<Array<{ id: string; amount: number; currency: string; key: string; fence: number }>>;
 };
 
 /** The browser side: the user's session and access token, your UI's messages, a button, the API's URL. */
@@ -28,5 +29,5 @@ declare const url: string;
 /** The current cart, and the key of the intent that sends it (see `createIntent`). */
 declare const cart: Cart;
 declare const idempotencyKey: string;
-/** The example page's attempt timeline (examples/react-node/web/src/attemptLog.ts). */
-declare const attemptLog: { record(event: import('@trpc-idempotency/client').AttemptEvent): void };
+/** The example page's log of payment calls (examples/react-node/web/src/callLog.ts). */
+declare const callLog: { record(event: import('@trpc-idempotency/client').AttemptEvent): void };

@@ -1,14 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ChromiumSession, hasChromium, launchChromium, MISSING_CHROMIUM } from './support/chromium.js';
-import { buildExample, type ExampleProcess, ROOT_DIR, startExampleProcess } from './support/exampleProcess.js';
+import {
+  type ChromiumSession,
+  hasChromium,
+  launchChromium,
+  MISSING_CHROMIUM,
+  saveScreenshot,
+} from './support/chromium.js';
+import { type ChaosSwitches, serverPayments, serverRefusals, setChaos } from './support/exampleApi.js';
+import { type ExampleProcess, ROOT_DIR, startExampleProcess } from './support/exampleProcess.js';
 
-// The example in a real browser: the example server as `npm start` runs it, Debian's Chromium through
-// playwright-core. Without Chromium a developer gets a skip with the install command; CI gets a failure.
+// The example in a real browser: the example as `npm start` runs it (the start script, demo and production
+// mode), Debian's Chromium through playwright-core. One server and one browser for the whole file; the
+// tests run in order and share the server's ledger. Without Chromium a developer gets a skip with the
+// install command; CI gets a failure. Every test saves a screenshot under test-output/example/.
 
-const SCREENSHOT = `${ROOT_DIR}test-output/example-react-node.png`;
 const WAIT = { timeout: 20_000 };
 /** Generous: the whole suite shares two cores with every other test file. */
 const TEST_TIMEOUT_MS = 60_000;
@@ -28,12 +36,6 @@ if (!hasChromium) {
   });
 }
 
-/** Every payment the server holds, read over HTTP so the count does not depend on the page. */
-async function serverPayments(url: string): Promise<Array<{ id: string; key: string }>> {
-  const response = await fetch(`${url}/trpc/payments.list`);
-  return ((await response.json()) as any).result.data.json;
-}
-
 /** Waits until the page has an answer and no attempt of any call is still in flight. */
 async function settled(page: Page): Promise<void> {
   await page.getByTestId('answer').or(page.getByTestId('answer-error')).first().waitFor(WAIT);
@@ -44,15 +46,22 @@ async function settled(page: Page): Promise<void> {
 const intentKey = (page: Page) => page.getByTestId('intent-key').getAttribute('data-key');
 const ledgerKeys = (page: Page) =>
   page.getByTestId('ledger-row').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key')));
+const focusedTestId = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+
+/** Flips a chaos switch on the page and waits until the server's answer shows it. */
+async function flip(page: Page, testId: string, on: boolean): Promise<void> {
+  if ((await page.getByTestId(testId).isChecked()) !== on) await page.getByTestId(testId).click();
+  await expect.poll(() => page.getByTestId(testId).isChecked(), WAIT).toBe(on);
+}
 
 describe.skipIf(!hasChromium)('the example in a browser', () => {
   let server: ExampleProcess;
   let chromium: ChromiumSession;
   let page: Page;
   const pageErrors: string[] = [];
+  const calm = (switches: Partial<ChaosSwitches> = {}) => setChaos(server.url, switches);
 
   beforeAll(async () => {
-    await buildExample();
     const [started, launched] = await Promise.allSettled([startExampleProcess(), launchChromium()]);
     // Keep whichever came up, so afterAll stops it even when the other failed.
     if (started.status === 'fulfilled') server = started.value;
@@ -63,7 +72,7 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
     chromium.context.on('page', (tab) => tab.on('pageerror', (error) => pageErrors.push(error.message)));
     page = await chromium.context.newPage();
     await page.goto(server.url);
-  }, 120_000);
+  }, 180_000);
 
   afterEach(() => {
     const errors = pageErrors.splice(0);
@@ -76,10 +85,9 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
   });
 
   it(
-    'makes one payment from a double click while every fresh answer is dropped after the commit',
+    'makes one payment from a double click while every fresh answer is dropped, and says the answer was recovered',
     async () => {
-      await page.getByTestId('chaos-drop').click();
-      await expect.poll(() => page.getByTestId('chaos-drop').isChecked(), WAIT).toBe(true);
+      await flip(page, 'chaos-drop', true);
       const key = await intentKey(page);
       expect(key).toMatch(/^[0-9a-f-]{36}$/);
 
@@ -88,21 +96,41 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
 
       await expect.poll(() => ledgerKeys(page), WAIT).toEqual([key]);
       expect((await serverPayments(server.url)).map((payment) => payment.key)).toEqual([key]);
-      const attempts = page.locator('[data-testid="attempt"]:not([data-outcome="started"])');
-      const attemptKeys = await attempts.evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key')));
-      expect(attemptKeys.length).toBeGreaterThanOrEqual(2);
-      expect(new Set(attemptKeys)).toEqual(new Set([key]));
-      // The first answer was cut off, so the page's answer is the replay of the stored outcome.
-      expect(await page.locator('[data-testid="attempt"][data-outcome="retrying"]').count()).toBeGreaterThanOrEqual(1);
-      await page.getByTestId('answer-replayed').waitFor(WAIT);
+      // The two clicks are one call in the timeline: its tries, all with the one key.
+      const call = page.locator(`[data-testid="call"][data-key="${key}"]`);
+      expect(await call.count()).toBe(1);
+      expect(await call.getByTestId('call-clicks').textContent()).toContain('2 clicks');
+      const outcomes = await call
+        .getByTestId('attempt')
+        .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-outcome')));
+      expect(outcomes).toEqual(['retrying', 'succeeded']);
+      // The first answer was cut off: the page says the payment went through and its answer was recovered.
+      const answer = page.getByTestId('answer');
+      expect(await answer.textContent()).toContain(
+        'Your payment went through; the answer was lost and has been recovered.',
+      );
+      // The badge explains itself on hover and on keyboard focus.
+      const badge = page.getByTestId('answer-replayed');
+      const explanation = page.locator(`[id="${await badge.getAttribute('aria-describedby')}"]`);
+      expect(await explanation.isVisible()).toBe(false);
+      await badge.hover();
+      await expect.poll(() => explanation.isVisible(), WAIT).toBe(true);
+      expect(await explanation.textContent()).toContain('No new charge');
+      await page.mouse.move(0, 0);
+      await badge.focus();
+      await page.keyboard.press('Shift+Tab');
+      await page.keyboard.press('Tab');
+      await expect.poll(() => explanation.isVisible(), WAIT).toBe(true);
       // A success starts a new intent.
       expect(await intentKey(page)).not.toBe(key);
+      await saveScreenshot(page, 'double-click-answer-recovered');
+      await calm({ dropResponseAfterCommit: false });
     },
     TEST_TIMEOUT_MS,
   );
 
   it(
-    'makes one payment when two tabs pay the same intent at once',
+    'makes one payment when two tabs pay the same intent at once, and only the other tab says replayed',
     async () => {
       const before = await serverPayments(server.url);
       const tabs = [await chromium.context.newPage(), await chromium.context.newPage()];
@@ -118,13 +146,18 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
       const after = await serverPayments(server.url);
       expect(after).toHaveLength(before.length + 1);
       expect(after.filter((payment) => payment.key === keyA)).toHaveLength(1);
+      let replayed = 0;
       for (const tab of tabs) {
         expect(await tab.getByTestId('answer-error').count()).toBe(0);
         await expect.poll(() => ledgerKeys(tab).then((keys) => keys.filter((k) => k === keyA)), WAIT).toEqual([keyA]);
         const answer = await tab.getByTestId('answer').getAttribute('data-payment-id');
         expect(answer).toBe(after.find((payment) => payment.key === keyA)!.id);
-        await tab.close();
+        replayed += await tab.getByTestId('answer-replayed').count();
       }
+      // The tab whose request ran the payment says so; the other got the stored answer.
+      expect(replayed).toBe(1);
+      await saveScreenshot(tabs[0]!, 'two-tabs');
+      for (const tab of tabs) await tab.close();
     },
     TEST_TIMEOUT_MS,
   );
@@ -132,8 +165,6 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
   it(
     'shows a payment made with curl through the tRPC HTTP API in the ledger',
     async () => {
-      await page.getByTestId('chaos-drop').click();
-      await expect.poll(() => page.getByTestId('chaos-drop').isChecked(), WAIT).toBe(false);
       const key = `curl-${randomUUID()}`;
       // What the README's curl command sends.
       const response = await fetch(`${server.url}/trpc/payments.create`, {
@@ -144,13 +175,164 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
       expect(response.status).toBe(200);
       await page.locator(`[data-testid="ledger-row"][data-key="${key}"]`).waitFor(WAIT);
       expect(await ledgerKeys(page)).toHaveLength(3);
+      await saveScreenshot(page, 'curl-payment-in-ledger');
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-      // The README's picture: the faults back on, the attempts of the double click, the whole ledger.
-      await page.getByTestId('chaos-drop').click();
-      await expect.poll(() => page.getByTestId('chaos-drop').isChecked(), WAIT).toBe(true);
-      mkdirSync(`${ROOT_DIR}test-output`, { recursive: true });
-      await page.screenshot({ path: SCREENSHOT, fullPage: true });
-      if (process.env.UPDATE_SCREENSHOT === '1') copyFileSync(SCREENSHOT, `${ROOT_DIR}docs/screenshot.png`);
+  it(
+    'shows the server’s message under the amount it refused, charges nothing, and pays once when it is fixed',
+    async () => {
+      // The two tabs above paid the intent this tab still holds in memory: a reload reads the current one.
+      await page.reload();
+      const key = await intentKey(page);
+      await page.getByTestId('amount').fill('25000');
+      await page.getByTestId('pay').click();
+
+      const fieldError = page.getByTestId('amount-error');
+      await fieldError.waitFor(WAIT);
+      expect(await fieldError.textContent()).toBe('A single payment can be at most 10,000.00.');
+      expect(await page.getByTestId('amount').getAttribute('aria-invalid')).toBe('true');
+      const refused = (await page.getByTestId('answer-error').textContent())!;
+      expect(refused).toContain('Nothing was charged');
+      expect(refused).not.toMatch(/[{[]|"code"|too_big/);
+      expect((await serverPayments(server.url)).filter((payment) => payment.key === key)).toEqual([]);
+      await saveScreenshot(page, 'amount-refused');
+
+      // Same intent, fixed amount: the refused input left the key unused, so it pays, once.
+      expect(await intentKey(page)).toBe(key);
+      await page.getByTestId('amount').fill('25');
+      // Its message and "check the highlighted field" go as soon as the field is changed.
+      expect(await fieldError.count()).toBe(0);
+      expect(await page.getByTestId('answer-error').count()).toBe(0);
+      await page.getByTestId('pay').click();
+      await page.getByTestId('answer').waitFor(WAIT);
+      const mine = (await serverPayments(server.url)).filter((payment) => payment.key === key);
+      expect(mine.map((payment) => payment.amount)).toEqual([2500]);
+      expect(await page.getByTestId('answer').getAttribute('data-payment-id')).toBe(mine[0]!.id);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it('refuses the late write of a handler paused past its lease, pays once through the retry, and shows the refusal', async () => {
+    await flip(page, 'chaos-pause', true);
+    try {
+      const key = await intentKey(page);
+      await page.getByTestId('pay').click();
+      // The first try waits for its answer until the client's 10 s attempt timeout; the retry takes over.
+      await page.getByTestId('answer').waitFor({ timeout: 45_000 });
+      const refusedRow = page.locator(`[data-testid="refused-write"][data-key="${key}"]`);
+      await refusedRow.waitFor({ timeout: 45_000 });
+
+      const mine = (await serverPayments(server.url)).filter((payment) => payment.key === key);
+      expect(mine).toHaveLength(1);
+      const refusals = (await serverRefusals(server.url)).filter((write) => write.key === key);
+      expect(refusals).toHaveLength(1);
+      expect(refusals[0]!.fence).toBeLessThan(mine[0]!.fence);
+      expect(refusals[0]!.newestFence).toBe(mine[0]!.fence);
+      expect(await refusedRow.getAttribute('data-fence')).toBe(String(refusals[0]!.fence));
+      expect(await refusedRow.textContent()).toContain('Nothing was charged twice');
+
+      // The click's own story says the same: the first try got no answer, the retry paid, the late write was refused.
+      const call = page.locator(`[data-testid="call"][data-key="${key}"]`);
+      expect(await call.getByTestId('attempt').first().textContent()).toContain('No answer in time');
+      await call.getByTestId('call-refused').waitFor(WAIT);
+      expect(await page.getByTestId('answer').textContent()).toContain('once');
+      await saveScreenshot(page, 'paused-handler-write-refused');
+    } finally {
+      await flip(page, 'chaos-pause', false);
+    }
+  }, 90_000);
+
+  it(
+    'takes a payment from the keyboard alone, with the focus always visible',
+    async () => {
+      const tab = await chromium.context.newPage();
+      await tab.goto(server.url);
+      await tab.getByTestId('pay').waitFor(WAIT);
+      for (let presses = 0; (await focusedTestId(tab)) !== 'amount'; presses++) {
+        expect(presses, 'Tab reaches the amount').toBeLessThan(10);
+        await tab.keyboard.press('Tab');
+      }
+      await tab.keyboard.press('Control+A');
+      await tab.keyboard.type('12.50');
+      await tab.keyboard.press('Tab');
+      expect(await focusedTestId(tab)).toBe('currency');
+      await tab.keyboard.press('ArrowDown');
+      expect(await tab.getByTestId('currency').inputValue()).toBe('USD');
+      await tab.keyboard.press('Tab');
+      expect(await focusedTestId(tab)).toBe('note');
+      await tab.keyboard.press('Control+A');
+      await tab.keyboard.type('Paid with the keyboard');
+      for (let presses = 0; (await focusedTestId(tab)) !== 'pay'; presses++) {
+        expect(presses, 'Tab reaches Pay').toBeLessThan(4);
+        await tab.keyboard.press('Tab');
+      }
+      expect(await tab.getByTestId('pay').textContent()).toBe('Pay $12.50');
+      const outline = await tab.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+      expect(outline).not.toBe('none');
+      await tab.keyboard.press('Enter');
+
+      await tab.getByTestId('answer').waitFor(WAIT);
+      // The answer is announced: it sits in a live status region.
+      expect(await tab.getByRole('status').filter({ hasText: 'Paid $12.50.' }).count()).toBe(1);
+      const id = await tab.getByTestId('answer').getAttribute('data-payment-id');
+      const payment = (await serverPayments(server.url)).find((each) => each.id === id);
+      expect(payment).toMatchObject({ amount: 1250, currency: 'USD', note: 'Paid with the keyboard' });
+      await saveScreenshot(tab, 'keyboard-payment');
+      await tab.close();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'fits a 390 px phone without sideways scrolling, messages and ledger included (and 360 px)',
+    async () => {
+      const tab = await chromium.context.newPage();
+      await tab.setViewportSize({ width: 390, height: 844 });
+      await tab.goto(server.url);
+      // The page as a shopper on a phone sees it: a refused amount, then a payment with a long note.
+      await tab.getByTestId('amount').fill('99999');
+      await tab.getByTestId('pay').click();
+      await tab.getByTestId('amount-error').waitFor(WAIT);
+      await tab.getByTestId('amount').fill('9.99');
+      await tab
+        .getByTestId('note')
+        .fill(`A long note: ${'decaf beans, oat milk, paper filters; '.repeat(4)}`.slice(0, 140));
+      await tab.getByTestId('pay').click();
+      await tab.getByTestId('answer').waitFor(WAIT);
+      await tab.getByTestId('ledger-row').first().waitFor(WAIT);
+      await tab.getByTestId('refused-write').first().waitFor(WAIT);
+
+      const scrollWidth = () => tab.evaluate(() => document.documentElement.scrollWidth);
+      expect(await scrollWidth()).toBeLessThanOrEqual(390);
+      // Every control sits inside the screen.
+      for (const testId of ['amount', 'currency', 'note', 'pay', 'chaos-drop', 'chaos-pause', 'timeline']) {
+        const box = (await tab.getByTestId(testId).boundingBox())!;
+        expect(box.x + box.width, testId).toBeLessThanOrEqual(390);
+      }
+      await saveScreenshot(tab, 'phone-390px');
+      await tab.setViewportSize({ width: 360, height: 780 });
+      expect(await scrollWidth()).toBeLessThanOrEqual(360);
+      await tab.close();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'takes the README screenshot: a double click with the answer dropped, and the whole ledger',
+    async () => {
+      const tab = await chromium.context.newPage();
+      await tab.goto(server.url);
+      await flip(tab, 'chaos-drop', true);
+      await tab.getByTestId('pay').dblclick();
+      await settled(tab);
+      await tab.getByTestId('refused-write').first().waitFor(WAIT);
+      await tab.mouse.move(0, 0);
+      const path = await saveScreenshot(tab, 'readme');
+      if (process.env.UPDATE_SCREENSHOT === '1') copyFileSync(path, `${ROOT_DIR}docs/screenshot.png`);
+      await calm({ dropResponseAfterCommit: false });
+      await tab.close();
     },
     TEST_TIMEOUT_MS,
   );

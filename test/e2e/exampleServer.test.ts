@@ -1,13 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { type AttemptEvent, createIdempotentClient } from '@trpc-idempotency/client';
+import { Redis } from 'ioredis';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ChaosSettings } from '../../examples/react-node/server/src/chaos.js';
 import { type ExampleServer, startExampleServer } from '../../examples/react-node/server/src/exampleServer.js';
+import { type Ledger, MemoryLedger, StaleFenceError } from '../../examples/react-node/server/src/ledger.js';
+import { RedisLedger } from '../../examples/react-node/server/src/redisLedger.js';
 import type { AppRouter } from '../../examples/react-node/server/src/router.js';
+import { hasRedisServer, type RedisProcess, startRedis } from '../support/redisServer.js';
 
 // The example's server over real HTTP, without a browser: the same faults the page's chaos panel
-// switches on, met by plain HTTP (the curl form of the docs) and by the client SDK.
+// switches on, met by plain HTTP (the curl form of the docs) and by the client SDK; its ledger's fence
+// check; what it does without the demo flag; and what it answers while its Redis is dead.
 
 const PAYMENT = { amount: 4200, currency: 'EUR' as const, note: 'Espresso beans, 1 kg' };
 
@@ -22,29 +27,34 @@ async function curlPay(url: string, key: string, input: object = PAYMENT) {
   return { status: response.status, replayed: response.headers.get('idempotent-replayed'), body: JSON.parse(text) };
 }
 
-function clientFor(server: ExampleServer, attempts: AttemptEvent[]) {
+const clientOf = (server: ExampleServer) =>
+  createIdempotentClient<AppRouter>({ url: `${server.url}/trpc`, transformer: superjson });
+
+function clientFor(server: ExampleServer, attempts: AttemptEvent[], settings: { attemptTimeoutMs?: number } = {}) {
   return createIdempotentClient<AppRouter>({
     url: `${server.url}/trpc`,
     transformer: superjson,
-    idempotency: { baseDelayMs: 20, maxDelayMs: 100, onAttempt: (event) => attempts.push(event) },
+    idempotency: { baseDelayMs: 20, maxDelayMs: 100, onAttempt: (event) => attempts.push(event), ...settings },
   });
 }
 
-async function setChaos(server: ExampleServer, settings: Partial<ChaosSettings>) {
-  const client = createIdempotentClient<AppRouter>({ url: `${server.url}/trpc`, transformer: superjson });
-  return client.chaos.set.mutate(settings);
-}
+const setChaos = (server: ExampleServer, settings: Partial<ChaosSettings>) =>
+  clientOf(server).chaos.set.mutate(settings);
 
 async function paymentsWithKey(server: ExampleServer, key: string) {
-  const client = createIdempotentClient<AppRouter>({ url: `${server.url}/trpc`, transformer: superjson });
-  return (await client.payments.list.query()).filter((payment) => payment.key === key);
+  return (await clientOf(server).payments.list.query()).filter((payment) => payment.key === key);
 }
 
-describe('the example server, in memory', () => {
+/** The server as a test reaches it: by address, since "localhost" may resolve to ::1 first. */
+async function start(options: Parameters<typeof startExampleServer>[0]): Promise<ExampleServer> {
+  const server = await startExampleServer(options);
+  return { ...server, url: server.url.replace('localhost', '127.0.0.1') };
+}
+
+describe('the example server, in memory, as the demo', () => {
   let server: ExampleServer;
   beforeAll(async () => {
-    server = await startExampleServer({ port: 0 });
-    server = { ...server, url: server.url.replace('localhost', '127.0.0.1') };
+    server = await start({ port: 0, demo: true });
   });
   afterAll(() => server.close());
 
@@ -65,12 +75,7 @@ describe('the example server, in memory', () => {
   });
 
   it('refuses a payment without a key with 400 KEY_MISSING, and records nothing', async () => {
-    const before = (
-      await createIdempotentClient<AppRouter>({
-        url: `${server.url}/trpc`,
-        transformer: superjson,
-      }).payments.list.query()
-    ).length;
+    const before = (await clientOf(server).payments.list.query()).length;
     const response = await fetch(`${server.url}/trpc/payments.create`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -79,13 +84,22 @@ describe('the example server, in memory', () => {
     const body = await response.json();
     expect(response.status).toBe(400);
     expect(body.error.json.data.idempotency.code).toBe('KEY_MISSING');
-    const after = (
-      await createIdempotentClient<AppRouter>({
-        url: `${server.url}/trpc`,
-        transformer: superjson,
-      }).payments.list.query()
-    ).length;
-    expect(after).toBe(before);
+    expect((await clientOf(server).payments.list.query()).length).toBe(before);
+  });
+
+  it('refuses an amount with a message in words and zod issues by field, then pays the fixed amount under the same key once', async () => {
+    const key = `too-much-${randomUUID()}`;
+    const refused = await curlPay(server.url, key, { ...PAYMENT, amount: 2_500_000 });
+    expect(refused.status).toBe(400);
+    const { message, data } = refused.body.error.json;
+    expect(message).toBe('The input was not accepted. amount: A single payment can be at most 10,000.00.');
+    expect(data.zodError.fieldErrors).toEqual({ amount: ['A single payment can be at most 10,000.00.'] });
+    expect(data.idempotency).toBeNull();
+    expect(await paymentsWithKey(server, key)).toEqual([]);
+
+    expect((await curlPay(server.url, key)).status).toBe(200);
+    expect((await curlPay(server.url, key)).replayed).toBe('true');
+    expect(await paymentsWithKey(server, key)).toHaveLength(1);
   });
 
   it('drops a fresh success after the commit, lets the replay through, and the client ends with one payment', async () => {
@@ -136,17 +150,128 @@ describe('the example server, in memory', () => {
     }
   });
 
+  it('pauses the first handler past its lease: the retry pays with a higher fence, the ledger refuses the late write', async () => {
+    await setChaos(server, { pauseHandlerPastLease: true });
+    try {
+      const attempts: AttemptEvent[] = [];
+      // A short attempt timeout, so that the client gives up on the paused request soon; the retry meets
+      // 409 IN_PROGRESS until the paused holder's lease (5 s in the demo) runs out, then takes over.
+      const client = clientFor(server, attempts, { attemptTimeoutMs: 1500 });
+      const payment = await client.payments.create.mutate(PAYMENT);
+      expect(payment.fence).toBeGreaterThan(1);
+      const ended = attempts.filter((event) => event.outcome !== 'started');
+      expect(ended[0]).toMatchObject({ outcome: 'retrying', reason: 'timeout' });
+      expect(ended.at(-1)).toMatchObject({ outcome: 'succeeded', replayed: false });
+
+      await expect
+        .poll(
+          async () => (await clientOf(server).payments.refusedWrites.query()).filter((w) => w.key === payment.key),
+          {
+            timeout: 10_000,
+          },
+        )
+        .toEqual([expect.objectContaining({ fence: 1, newestFence: payment.fence, amount: PAYMENT.amount })]);
+      expect(await paymentsWithKey(server, payment.key)).toEqual([expect.objectContaining({ fence: payment.fence })]);
+    } finally {
+      await setChaos(server, { pauseHandlerPastLease: false });
+    }
+  }, 30_000);
+
   it('has no store switch on memory: "store unreachable" stays off', async () => {
     const state = await setChaos(server, { storeUnreachable: true });
     expect(state).toMatchObject({ backend: 'memory', settings: { storeUnreachable: false } });
+  });
+
+  it('tells the page which store it uses, and that it runs as the demo', async () => {
+    expect(await clientOf(server).status.query()).toEqual({
+      backend: 'memory',
+      demo: true,
+      leaseMs: 5000,
+      store: true,
+      ledger: true,
+    });
+  });
+});
+
+describe('the example server without the demo flag (a server copied from the example)', () => {
+  let server: ExampleServer;
+  beforeAll(async () => {
+    server = await start({ port: 0 });
+  });
+  afterAll(() => server.close());
+
+  it('answers 404 on the chaos endpoints and applies no fault', async () => {
+    for (const call of [
+      fetch(`${server.url}/trpc/chaos.get`),
+      fetch(`${server.url}/trpc/chaos.set`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ json: { dropResponseAfterCommit: true, failFirstAttempts: 3 } }),
+      }),
+    ]) {
+      const response = await call;
+      expect(response.status).toBe(404);
+      expect((await response.json()).error.json.data.code).toBe('NOT_FOUND');
+    }
+    const key = `plain-${randomUUID()}`;
+    expect((await curlPay(server.url, key)).status).toBe(200);
+    expect(await clientOf(server).status.query()).toMatchObject({ demo: false, leaseMs: 30_000 });
+  });
+});
+
+describe.each([
+  ['MemoryLedger', async () => ({ ledger: new MemoryLedger() as Ledger, close: async () => {} })],
+  [
+    'RedisLedger',
+    async () => {
+      const redis = new Redis(inject('redisUrl'));
+      return {
+        ledger: new RedisLedger(redis, `ledger-test-${randomUUID()}:`) as Ledger,
+        close: async () => redis.quit(),
+      };
+    },
+  ],
+])('the example’s %s', (_name, open) => {
+  let ledger: Ledger;
+  let close: () => Promise<unknown>;
+  beforeAll(async () => {
+    ({ ledger, close } = await open());
+  });
+  afterAll(() => close());
+
+  it('refuses a write whose fence is lower than the newest it has seen for that intent, and lists the refusal', async () => {
+    const key = `fenced-${randomUUID()}`;
+    const other = `other-${randomUUID()}`;
+    const newer = await ledger.record({ ...PAYMENT, key, fence: 2 });
+    expect(newer).toMatchObject({ key, fence: 2, id: expect.stringMatching(/^pay_\d{4}$/) });
+    const late = ledger.record({ ...PAYMENT, key, fence: 1 });
+    await expect(late).rejects.toBeInstanceOf(StaleFenceError);
+    await expect(late).rejects.toMatchObject({ refused: { key, fence: 1, newestFence: 2 } });
+    // Another intent has fences of its own.
+    await expect(ledger.record({ ...PAYMENT, key: other, fence: 1 })).resolves.toMatchObject({ fence: 1 });
+
+    const payments = await ledger.list();
+    expect(payments.filter((payment) => payment.key === key)).toEqual([
+      { ...PAYMENT, key, fence: 2, id: newer.id, createdAt: expect.any(Date) },
+    ]);
+    expect(payments[0]).toMatchObject({ key: other });
+    expect((await ledger.refusals()).filter((write) => write.key === key)).toEqual([
+      {
+        key,
+        fence: 1,
+        newestFence: 2,
+        amount: PAYMENT.amount,
+        currency: PAYMENT.currency,
+        refusedAt: expect.any(Date),
+      },
+    ]);
   });
 });
 
 describe('the example server, on Redis', () => {
   let server: ExampleServer;
   beforeAll(async () => {
-    server = await startExampleServer({ port: 0, redisUrl: inject('redisUrl') });
-    server = { ...server, url: server.url.replace('localhost', '127.0.0.1') };
+    server = await start({ port: 0, redisUrl: inject('redisUrl'), demo: true });
   });
   afterAll(() => server?.close());
 
@@ -162,6 +287,7 @@ describe('the example server, on Redis', () => {
     const key = `outage-${randomUUID()}`;
     await setChaos(server, { storeUnreachable: true });
     try {
+      expect(await clientOf(server).status.query()).toMatchObject({ backend: 'redis', store: false, ledger: true });
       const down = await curlPay(server.url, key);
       expect(down.status).toBe(503);
       expect(down.body.error.json.data.idempotency.code).toBe('STORE_UNAVAILABLE');
@@ -173,4 +299,39 @@ describe('the example server, on Redis', () => {
     expect((await curlPay(server.url, key)).replayed).toBe('true');
     expect(await paymentsWithKey(server, key)).toHaveLength(1);
   });
+});
+
+describe.skipIf(!hasRedisServer())('the example server, when its Redis dies', () => {
+  let redis: RedisProcess;
+  let server: ExampleServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+    server = await start({ port: 0, redisUrl: redis.url, demo: true });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await redis?.stop();
+  });
+
+  // The test's own timeout is the bound: with ioredis' defaults a ledger read took 34 s here.
+  it('answers every query at once: the ledger with 503, the status and the switches from memory', async () => {
+    const key = `before-${randomUUID()}`;
+    expect((await curlPay(server.url, key)).status).toBe(200);
+    await redis.stop();
+
+    const list = await fetch(`${server.url}/trpc/payments.list`);
+    expect(list.status).toBe(503);
+    expect((await list.json()).error.json.message).toBe('The ledger cannot be reached right now.');
+    expect(await clientOf(server).status.query()).toMatchObject({ backend: 'redis', store: false, ledger: false });
+    expect((await clientOf(server).chaos.get.query()).settings.dropResponseAfterCommit).toBe(false);
+    const pay = await curlPay(server.url, `during-${randomUUID()}`);
+    expect(pay.status).toBe(503);
+    expect(pay.body.error.json.data.idempotency.code).toBe('STORE_UNAVAILABLE');
+
+    await redis.restart();
+    await expect
+      .poll(() => clientOf(server).status.query(), { timeout: 8000 })
+      .toMatchObject({ store: true, ledger: true });
+    expect((await curlPay(server.url, `after-${randomUUID()}`)).status).toBe(200);
+  }, 12_000);
 });

@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
-import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 /** Debian's Chromium, or the one CHROMIUM_PATH names. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -41,4 +42,15 @@ export async function launchChromium(): Promise<ChromiumSession> {
       await browser.close();
     },
   };
+}
+
+/** Where the browser tests save what the page looked like: test-output/example/<name>.png. */
+export const SCREENSHOT_DIR = fileURLToPath(new URL('../../../test-output/example/', import.meta.url));
+
+/** Saves a full-page screenshot of `page` under {@link SCREENSHOT_DIR} and returns its path. */
+export async function saveScreenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const path = `${SCREENSHOT_DIR}${name}.png`;
+  await page.screenshot({ path, fullPage: true });
+  return path;
 }

@@ -1,68 +1,51 @@
-import { type IdempotencyStore, MemoryStore, RedisStore } from '@trpc-idempotency/server';
-import { Redis } from 'ioredis';
-import { type Ledger, MemoryLedger, RedisLedger } from './ledger.js';
+import { type IdempotencyStore, MemoryStore } from '@trpc-idempotency/server';
+import { type Ledger, MemoryLedger } from './ledger.js';
+import { createRedisBackends } from './redisBackends.js';
+
+/** Which kind of storage holds the payments and the idempotency records. */
+export type BackendKind = 'memory' | 'redis';
+
+/** Whether each part can be reached right now, as far as the server knows without asking. */
+export interface BackendHealth {
+  store: boolean;
+  ledger: boolean;
+}
 
 /** Where the example keeps its payments and idempotency records, and how the chaos panel can cut the store off. */
 export interface Backends {
-  kind: 'memory' | 'redis';
+  kind: BackendKind;
+  /** Where the data lives, in words: "this server's memory", "Redis at 127.0.0.1:6379". */
+  where: string;
   store: IdempotencyStore;
   ledger: Ledger;
-  /** Cuts the idempotency store's Redis connection, or restores it. Null on the memory backend. */
+  health(): BackendHealth;
+  /** Cuts the idempotency store's connection, or restores it. Null where there is no connection to cut. */
   setStoreReachable: ((reachable: boolean) => Promise<void>) | null;
   close(): Promise<void>;
 }
 
+/** Where to keep the data. With nothing set, everything stays in the server's memory. */
+export interface BackendOptions {
+  /** Payments and idempotency records go to this Redis. */
+  redisUrl?: string;
+}
+
 /**
- * Memory by default; Redis for both the ledger and the idempotency store when a URL is given.
+ * Picks the backend: the one place that knows which storages exist. Memory by default; Redis for both
+ * the ledger and the idempotency store when a URL is given.
  *
  * @example
- * const backends = await createBackends(process.env.REDIS_URL);
+ * const backends = await createBackends({ redisUrl: process.env.REDIS_URL });
  */
-export async function createBackends(redisUrl: string | undefined): Promise<Backends> {
-  if (!redisUrl) {
-    return {
-      kind: 'memory',
-      store: new MemoryStore(),
-      ledger: new MemoryLedger(),
-      setStoreReachable: null,
-      close: async () => {},
-    };
-  }
-  // The store gets a connection of its own, so that the chaos panel can cut it while the ledger stays up.
-  const storeRedis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-  const ledgerRedis = new Redis(redisUrl, { lazyConnect: true });
-  for (const [name, redis] of [
-    ['idempotency store', storeRedis],
-    ['ledger', ledgerRedis],
-  ] as const) {
-    let last = '';
-    // Without a listener ioredis prints every failed reconnect; say each distinct problem once.
-    redis.on('error', (error: Error) => {
-      if (error.message !== last) console.warn(`Redis (${name}): ${error.message}`);
-      last = error.message;
-    });
-    redis.on('ready', () => {
-      last = '';
-    });
-  }
-  try {
-    await Promise.all([storeRedis.connect(), ledgerRedis.connect()]);
-  } catch (error) {
-    storeRedis.disconnect();
-    ledgerRedis.disconnect();
-    throw error;
-  }
+export async function createBackends(options: BackendOptions = {}): Promise<Backends> {
+  if (options.redisUrl) return createRedisBackends(options.redisUrl);
   return {
-    kind: 'redis',
-    store: new RedisStore({ redis: storeRedis, prefix: 'trpc-idempotency-example:idem:' }),
-    ledger: new RedisLedger(ledgerRedis),
-    setStoreReachable: async (reachable) => {
-      if (reachable && storeRedis.status === 'end') await storeRedis.connect();
-      if (!reachable && storeRedis.status !== 'end') storeRedis.disconnect();
-    },
-    close: async () => {
-      storeRedis.disconnect();
-      await ledgerRedis.quit();
-    },
+    kind: 'memory',
+    where: "this server's memory",
+    store: new MemoryStore(),
+    ledger: new MemoryLedger(),
+    health: () => ({ store: true, ledger: true }),
+    setStoreReachable: null,
+    close: async () => {},
   };
 }

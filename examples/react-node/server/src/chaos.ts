@@ -3,6 +3,7 @@ import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER } from '@trpc-idempotency/server';
 import superjson from 'superjson';
 import { z } from 'zod';
+import { LeasePause } from './leasePause.js';
 
 /** The faults the chaos panel can switch on. They apply to keyed `payments.create` calls only. */
 export const chaosSettingsSchema = z.object({
@@ -14,6 +15,8 @@ export const chaosSettingsSchema = z.object({
   failFirstAttempts: z.number().int().min(0).max(10),
   /** Cut the idempotency store's Redis connection (Redis backend only). */
   storeUnreachable: z.boolean(),
+  /** Stop the first handler of each payment before its ledger write, past its lease (see LeasePause). */
+  pauseHandlerPastLease: z.boolean(),
 });
 
 /** The state of the chaos panel. */
@@ -25,14 +28,20 @@ export const NO_CHAOS: ChaosSettings = {
   delayMs: 0,
   failFirstAttempts: 0,
   storeUnreachable: false,
+  pauseHandlerPastLease: false,
 };
 
 const MAX_TRACKED_KEYS = 1000;
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Holds the fault switches and puts them between the network and the tRPC handler. */
+/**
+ * Holds the fault switches and puts them between the network and the tRPC handler. Only the demo
+ * (`npm start`) makes one: a server built without it has no faults and no chaos endpoints.
+ */
 export class Chaos {
   settings: ChaosSettings = { ...NO_CHAOS };
+  /** "Pause the handler past its lease": wrap the store and the ledger with it. */
+  readonly leasePause = new LeasePause(() => this.settings.pauseHandlerPastLease);
   /** Attempts seen per key, for "fail the first N attempts". */
   readonly #attempts = new Map<string, number>();
 
@@ -52,7 +61,7 @@ export class Chaos {
     const attempt = this.#countAttempt(key);
     if (attempt <= failFirstAttempts) return sendServiceUnavailable(res, attempt, failFirstAttempts);
     if (dropResponseAfterCommit) dropFreshSuccess(res);
-    handler(req, res);
+    this.leasePause.runRequest(() => handler(req, res));
   }
 
   #countAttempt(key: string): number {

@@ -1,6 +1,3 @@
-import type { Redis } from 'ioredis';
-import superjson from 'superjson';
-
 /** One payment as the ledger keeps it. `amount` is in minor units (cents). */
 export interface Payment {
   id: string;
@@ -17,57 +14,93 @@ export interface Payment {
 /** What the handler asks the ledger to record. */
 export type NewPayment = Omit<Payment, 'id' | 'createdAt'>;
 
+/** A write the ledger refused because a newer holder of the same intent had already written with a higher fence. */
+export interface RefusedWrite {
+  key: string;
+  /** The fence of the late write. */
+  fence: number;
+  /** The highest fence the ledger had seen for the intent, which made it refuse. */
+  newestFence: number;
+  amount: number;
+  currency: string;
+  refusedAt: Date;
+}
+
 /**
- * The example's "database" of payments. It is deliberately naive (no unique constraint on the key),
- * so that the page shows the idempotency layer, not the database, keeping payments single.
+ * Thrown by {@link Ledger.record} for a write whose fence is lower than the newest the ledger has seen
+ * for that intent: its writer lost its lease (a pause, a slow disk, a failover) and a retry took over.
+ */
+export class StaleFenceError extends Error {
+  override readonly name = 'StaleFenceError';
+  constructor(readonly refused: RefusedWrite) {
+    super(
+      `The ledger refused a late write for this intent: fence ${refused.fence} is lower than ${refused.newestFence}, ` +
+        'the newest it has seen. A newer attempt holds the payment.',
+    );
+  }
+}
+
+/**
+ * The example's "database" of payments, written the way the README tells apps to write theirs: every
+ * write carries `ctx.idempotency.fence`, and a write whose fence is lower than the newest the ledger has
+ * seen for that intent is refused (and kept in a list the page shows). There is deliberately no unique
+ * constraint on the key besides: the page and the tests count payments per key to show that the
+ * idempotency layer, not the database, keeps payments single. A real ledger may have both.
+ *
+ * The newest fences are kept as long as the payments. The idempotency store forgets a record after its
+ * retention (24 h) and then starts the key's fence again from 1, so a real ledger keeps fences at least
+ * that long and no longer than it keeps the intent's payments.
  */
 export interface Ledger {
   readonly kind: 'memory' | 'redis';
+  /** Records a payment in one atomic step with the fence check; throws {@link StaleFenceError} when refused. */
   record(payment: NewPayment): Promise<Payment>;
-  /** Every payment, newest first. */
+  /** Every payment, newest first (the latest 200). */
   list(): Promise<Payment[]>;
+  /** The writes the fence check refused, newest first (the latest 50). */
+  refusals(): Promise<RefusedWrite[]>;
 }
 
-const formatId = (n: number) => `pay_${String(n).padStart(4, '0')}`;
+/** How many payments and refusals a ledger lists. */
+export const LIST_LIMIT = { payments: 200, refusals: 50 } as const;
+
+/** `pay_0001` for the first payment. */
+export const formatPaymentId = (n: number) => `pay_${String(n).padStart(4, '0')}`;
 
 /** Keeps payments in this process; they are gone when it stops. */
 export class MemoryLedger implements Ledger {
   readonly kind = 'memory' as const;
   readonly #payments: Payment[] = [];
+  readonly #refusals: RefusedWrite[] = [];
+  /** The newest fence written per intent key. */
+  readonly #fences = new Map<string, number>();
 
   async record(payment: NewPayment): Promise<Payment> {
-    const stored = { ...payment, id: formatId(this.#payments.length + 1), createdAt: new Date() };
+    // Check and write with no await in between: one atomic step, as a database transaction would be.
+    const newestFence = this.#fences.get(payment.key) ?? 0;
+    if (payment.fence < newestFence) {
+      const refused = refusalOf(payment, newestFence);
+      this.#refusals.push(refused);
+      if (this.#refusals.length > LIST_LIMIT.refusals) this.#refusals.shift();
+      throw new StaleFenceError(refused);
+    }
+    this.#fences.set(payment.key, payment.fence);
+    const stored = { ...payment, id: formatPaymentId(this.#payments.length + 1), createdAt: new Date() };
     this.#payments.push(stored);
     return stored;
   }
 
   async list(): Promise<Payment[]> {
-    return [...this.#payments].reverse();
+    return this.#payments.slice(-LIST_LIMIT.payments).reverse();
+  }
+
+  async refusals(): Promise<RefusedWrite[]> {
+    return [...this.#refusals].reverse();
   }
 }
 
-/** Keeps payments in Redis, so several server processes share one ledger. */
-export class RedisLedger implements Ledger {
-  readonly kind = 'redis' as const;
-  readonly #redis: Redis;
-  readonly #listKey: string;
-  readonly #seqKey: string;
-
-  constructor(redis: Redis, prefix = 'trpc-idempotency-example:') {
-    this.#redis = redis;
-    this.#listKey = `${prefix}payments`;
-    this.#seqKey = `${prefix}payments:seq`;
-  }
-
-  async record(payment: NewPayment): Promise<Payment> {
-    const n = await this.#redis.incr(this.#seqKey);
-    const stored = { ...payment, id: formatId(n), createdAt: new Date() };
-    await this.#redis.lpush(this.#listKey, superjson.stringify(stored));
-    return stored;
-  }
-
-  async list(): Promise<Payment[]> {
-    const rows = await this.#redis.lrange(this.#listKey, 0, 199);
-    return rows.map((row) => superjson.parse<Payment>(row));
-  }
+/** The row a refused write leaves behind. */
+export function refusalOf(payment: NewPayment, newestFence: number, refusedAt = new Date()): RefusedWrite {
+  const { key, fence, amount, currency } = payment;
+  return { key, fence, newestFence, amount, currency, refusedAt };
 }

@@ -6,7 +6,10 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535) {
   process.exit(1);
 }
 
-const server = await startExampleServer({ port, host: process.env.HOST, redisUrl: process.env.REDIS_URL }).catch(
+// Set by `npm start` (scripts/start.ts): the chaos panel and its endpoints exist only in the demo.
+const demo = process.env.TRPC_IDEMPOTENCY_DEMO === '1';
+
+const server = await startExampleServer({ port, host: process.env.HOST, redisUrl: process.env.REDIS_URL, demo }).catch(
   (error: NodeJS.ErrnoException) => {
     if (error.code === 'EADDRINUSE') console.error(`Port ${port} is in use. Start on another one: PORT=3001 npm start`);
     else if (process.env.REDIS_URL)
@@ -15,7 +18,9 @@ const server = await startExampleServer({ port, host: process.env.HOST, redisUrl
     process.exit(1);
   },
 );
-console.log(`trpc-idempotency example (${server.backend} store) is running at ${server.url}`);
+console.log(
+  `trpc-idempotency example (data in ${server.where}${server.demo ? ', demo with chaos panel' : ''}) is running at ${server.url}`,
+);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

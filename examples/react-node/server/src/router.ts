@@ -1,4 +1,4 @@
-import { initTRPC } from '@trpc/server';
+import { initTRPC, TRPCError } from '@trpc/server';
 import {
   createIdempotency,
   type IdempotencyStore,
@@ -6,9 +6,10 @@ import {
   nodeIdempotencyContext,
 } from '@trpc-idempotency/server';
 import superjson from 'superjson';
-import { z } from 'zod';
+import { ZodError, z } from 'zod';
+import type { BackendHealth, BackendKind } from './backends.js';
 import { type Chaos, chaosSettingsSchema } from './chaos.js';
-import type { Ledger } from './ledger.js';
+import { type Ledger, StaleFenceError } from './ledger.js';
 
 /**
  * Builds the request context. The example has no login: a real app takes the customer from its session.
@@ -26,53 +27,115 @@ type Context = ReturnType<typeof createContext>;
 /** How long the "card authorization" takes, so that duplicates really overlap with the first request. */
 const PROCESSING_MS = 300;
 
+/** createIdempotency's default lease, for the status answer when the router does not set one. */
+const DEFAULT_LEASE_MS = 30_000;
+
 /** The currencies the checkout accepts. */
 export const CURRENCIES = ['EUR', 'USD', 'GBP'] as const;
+
+/** The largest single payment, in minor units: 10,000.00. */
+export const MAX_PAYMENT = 1_000_000;
+
+/** What `payments.create` takes. The messages are written for the shopper: the page shows them under the field. */
+export const paymentInput = z.object({
+  /** In minor units: 4200 is 42.00. */
+  amount: z
+    .number({ error: 'Enter an amount.' })
+    .int({ error: 'Use at most two decimals.' })
+    .positive({ error: 'The amount must be more than zero.' })
+    .max(MAX_PAYMENT, { error: 'A single payment can be at most 10,000.00.' }),
+  currency: z.enum(CURRENCIES, { error: `Choose one of ${CURRENCIES.join(', ')}.` }),
+  note: z.string().trim().max(140, { error: 'Keep the note to 140 characters.' }).default(''),
+});
 
 /** What the router needs from the outside world. */
 export interface RouterDeps {
   store: IdempotencyStore;
   ledger: Ledger;
-  chaos: Chaos;
-  backend: 'memory' | 'redis';
+  backend: BackendKind;
+  health: () => BackendHealth;
   setStoreReachable: ((reachable: boolean) => Promise<void>) | null;
+  /** The demo's fault switches. Null outside the demo: the chaos endpoints then answer 404. */
+  chaos: Chaos | null;
+  /** The idempotency lease; the demo shortens it so that "pause the handler past its lease" is quick to see. */
+  leaseMs?: number;
 }
 
-/** Builds the example's tRPC router: payments and the chaos panel's switches. */
+/** A ledger that cannot be reached answers 503 with a plain message, not a 500 with the driver's words. */
+async function fromLedger<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (cause) {
+    if (cause instanceof StaleFenceError) throw new TRPCError({ code: 'CONFLICT', message: cause.message, cause });
+    throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The ledger cannot be reached right now.', cause });
+  }
+}
+
+/** Builds the example's tRPC router: payments, the server's status and the chaos panel's switches. */
 export function buildAppRouter(deps: RouterDeps) {
-  const t = initTRPC.context<Context>().create({ transformer: superjson, errorFormatter: idempotencyErrorFormatter });
+  const t = initTRPC.context<Context>().create({
+    transformer: superjson,
+    // idempotency: tells the SDK's own answers apart. zodError: the input's problems by field, so the page
+    // can put each message under its field; the message itself says them in words (zod's is JSON).
+    errorFormatter: (opts) => {
+      const shape = idempotencyErrorFormatter(opts);
+      const { cause } = opts.error;
+      if (opts.error.code !== 'BAD_REQUEST' || !(cause instanceof ZodError)) {
+        return { ...shape, data: { ...shape.data, zodError: null } };
+      }
+      const problems = cause.issues.map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`);
+      return {
+        ...shape,
+        message: `The input was not accepted. ${problems.join(' ')}`,
+        data: { ...shape.data, zodError: z.flattenError(cause) },
+      };
+    },
+  });
   const idempotentProcedure = t.procedure.use(
-    createIdempotency({ store: deps.store, scope: (ctx: Context) => ctx.customerId }),
+    createIdempotency({
+      store: deps.store,
+      scope: (ctx: Context) => ctx.customerId,
+      ...(deps.leaseMs ? { leaseMs: deps.leaseMs } : {}),
+    }),
   );
+  const { chaos } = deps;
+  const demoProcedure = t.procedure.use(({ next }) => {
+    if (!chaos) throw new TRPCError({ code: 'NOT_FOUND', message: 'The chaos panel is part of the demo (npm start).' });
+    return next({ ctx: { chaos } });
+  });
 
   return t.router({
     payments: t.router({
-      create: idempotentProcedure
-        .input(
-          z.object({
-            /** In minor units: 4200 is 42.00. */
-            amount: z.number().int().positive().max(100_000_000),
-            currency: z.enum(CURRENCIES),
-            note: z.string().trim().max(140).default(''),
-          }),
-        )
-        .mutation(async ({ ctx, input }) => {
-          const { key, fence, signal } = ctx.idempotency;
-          await new Promise((resolve) => setTimeout(resolve, PROCESSING_MS));
-          // A holder that lost its lease stops before its side effect; a newer holder does the work.
-          signal.throwIfAborted();
-          return deps.ledger.record({ ...input, key, fence });
-        }),
-      list: t.procedure.query(() => deps.ledger.list()),
+      create: idempotentProcedure.input(paymentInput).mutation(async ({ ctx, input }) => {
+        const { key, fence, signal } = ctx.idempotency;
+        await new Promise((resolve) => setTimeout(resolve, PROCESSING_MS));
+        // A holder that lost its lease stops before its side effect; a newer holder does the work.
+        signal.throwIfAborted();
+        // The fence goes with the write: the ledger refuses it if a newer holder of this intent wrote first.
+        return fromLedger(() => deps.ledger.record({ ...input, key, fence }));
+      }),
+      list: t.procedure.query(() => fromLedger(() => deps.ledger.list())),
+      refusedWrites: t.procedure.query(() => fromLedger(() => deps.ledger.refusals())),
     }),
+    /** What the page's store badge shows. Answers from memory, so it works while the store is down. */
+    status: t.procedure.query(() => ({
+      backend: deps.backend,
+      demo: chaos !== null,
+      leaseMs: deps.leaseMs ?? DEFAULT_LEASE_MS,
+      ...deps.health(),
+    })),
     chaos: t.router({
-      get: t.procedure.query(() => ({ settings: deps.chaos.settings, backend: deps.backend })),
-      set: t.procedure.input(chaosSettingsSchema.partial()).mutation(async ({ input }) => {
-        const next = { ...deps.chaos.settings, ...input };
+      get: demoProcedure.query(({ ctx }) => ({
+        settings: ctx.chaos.settings,
+        backend: deps.backend,
+        canCutStore: deps.setStoreReachable !== null,
+      })),
+      set: demoProcedure.input(chaosSettingsSchema.partial()).mutation(async ({ ctx, input }) => {
+        const next = { ...ctx.chaos.settings, ...input };
         if (deps.setStoreReachable) await deps.setStoreReachable(!next.storeUnreachable);
         else next.storeUnreachable = false;
-        deps.chaos.settings = next;
-        return { settings: next, backend: deps.backend };
+        ctx.chaos.settings = next;
+        return { settings: next, backend: deps.backend, canCutStore: deps.setStoreReachable !== null };
       }),
     }),
   });

@@ -1,10 +1,15 @@
-import { AttemptTimeline } from './components/AttemptTimeline';
+import { CallTimeline } from './components/CallTimeline';
 import { ChaosPanel } from './components/ChaosPanel';
 import { CheckoutCard } from './components/CheckoutCard';
 import { LedgerTable } from './components/LedgerTable';
+import { StoreBadge } from './components/StoreBadge';
+import { useServerStatus } from './status';
 
-/** The checkout page: pay on the left with the faults beside it, watch the attempts and the ledger on the right. */
+/** The checkout page: pay with the faults under it on the left, what happened on the right, the ledger below. */
 export function App() {
+  const status = useServerStatus();
+  // The chaos panel exists only when the server runs as the demo (npm start).
+  const demo = status.data?.demo === true;
   return (
     <div className="page">
       <header className="topbar">
@@ -14,28 +19,25 @@ export function App() {
           </span>
           Brewline
         </div>
-        <span className="topbar-note">trpc-idempotency example</span>
+        <StoreBadge />
       </header>
 
       <section className="hero">
         <h1>Pay once, however the network behaves.</h1>
         <p>
-          Every click of one checkout sends the same <code>Idempotency-Key</code>. Break the network below, double-click
-          Pay, or pay from two tabs: the ledger still gets exactly one payment.
+          Every click of one payment sends the same <code>Idempotency-Key</code>.
+          {demo
+            ? ' Break the network with the chaos switches, double-click Pay, or pay from two tabs:'
+            : ' Double-click Pay, or pay from two tabs:'}{' '}
+          the ledger still gets exactly one payment.
         </p>
       </section>
 
       <main className="grid">
-        <div className="column">
-          <CheckoutCard />
-          <ChaosPanel />
-        </div>
-        <div className="column">
-          <AttemptTimeline />
-        </div>
-        <div className="span-all">
-          <LedgerTable />
-        </div>
+        <CheckoutCard />
+        <CallTimeline />
+        {demo ? <ChaosPanel leaseSeconds={Math.round((status.data?.leaseMs ?? 5000) / 1000)} /> : null}
+        <LedgerTable />
       </main>
     </div>
   );

@@ -6,7 +6,10 @@ import { TRPCProvider, trpcClient } from './trpc';
 import './styles.css';
 
 // The idempotent client retries mutations itself, with one key per intent; TanStack Query must not add its own.
-const queryClient = new QueryClient({ defaultOptions: { mutations: { retry: false } } });
+// Queries poll, so one quick retry is enough: a server or ledger that is down shows as such within seconds.
+const queryClient = new QueryClient({
+  defaultOptions: { mutations: { retry: false }, queries: { retry: 1, retryDelay: 500 } },
+});
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

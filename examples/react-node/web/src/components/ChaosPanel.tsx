@@ -68,23 +68,24 @@ function Stepper({ testId, label, detail, value, step, max, unit, onChange }: St
 }
 
 /** Switches the server's faults on and off. They hit keyed `payments.create` calls from every tab and from curl. */
-export function ChaosPanel() {
+export function ChaosPanel({ leaseSeconds }: { leaseSeconds?: number }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const chaos = useQuery(trpc.chaos.get.queryOptions());
+  const chaos = useQuery({ ...trpc.chaos.get.queryOptions(), refetchInterval: 5000 });
   const update = useMutation(
     trpc.chaos.set.mutationOptions({
       onSuccess: (state) => queryClient.setQueryData(trpc.chaos.get.queryKey(), state),
     }),
   );
   const settings = chaos.data?.settings;
-  const onRedis = chaos.data?.backend === 'redis';
+  const canCutStore = chaos.data?.canCutStore === true;
   const active = settings
     ? [
         settings.dropResponseAfterCommit,
         settings.delayMs > 0,
         settings.failFirstAttempts > 0,
         settings.storeUnreachable,
+        settings.pauseHandlerPastLease,
       ].filter(Boolean).length
     : 0;
 
@@ -92,16 +93,18 @@ export function ChaosPanel() {
     <section className="card chaos" aria-labelledby="chaos-title">
       <div className="card-head">
         <h2 id="chaos-title">Network chaos</h2>
-        <span className={`pill ${active ? 'warn' : ''}`} data-testid="chaos-active">
-          {active ? `${active} fault${active > 1 ? 's' : ''} on` : 'all calm'}
-        </span>
+        {settings ? (
+          <span className={`pill ${active ? 'warn' : ''}`} data-testid="chaos-active">
+            {active ? `${active} fault${active > 1 ? 's' : ''} on` : 'all calm'}
+          </span>
+        ) : null}
       </div>
       {settings ? (
         <div className="faults">
           <Toggle
             testId="chaos-drop"
             label="Drop response after commit"
-            detail="The payment is saved, then the connection is cut."
+            detail="The payment is saved, then the connection is cut before the answer arrives."
             checked={settings.dropResponseAfterCommit}
             onChange={(dropResponseAfterCommit) => update.mutate({ dropResponseAfterCommit })}
           />
@@ -118,7 +121,7 @@ export function ChaosPanel() {
           <Stepper
             testId="chaos-fail-first"
             label="Fail first attempts"
-            detail="Answer 503 to the first N tries of each key."
+            detail="Answer 503 to the first N tries of each payment, before it runs."
             value={settings.failFirstAttempts}
             step={1}
             max={4}
@@ -126,20 +129,31 @@ export function ChaosPanel() {
             onChange={(failFirstAttempts) => update.mutate({ failFirstAttempts })}
           />
           <Toggle
+            testId="chaos-pause"
+            label="Pause the handler past its lease"
+            detail={`The first server to take a payment stops before writing it, longer than its ${leaseSeconds ?? 5} s lease. The retry takes over; the ledger refuses the late write.`}
+            checked={settings.pauseHandlerPastLease}
+            onChange={(pauseHandlerPastLease) => update.mutate({ pauseHandlerPastLease })}
+          />
+          <Toggle
             testId="chaos-store-down"
             label="Store unreachable"
-            detail={onRedis ? 'Cut the idempotency store’s Redis connection.' : 'Needs Redis: start with REDIS_URL.'}
+            detail={canCutStore ? 'Cut the idempotency store’s connection.' : 'Needs Redis: start with REDIS_URL.'}
             checked={settings.storeUnreachable}
-            disabled={!onRedis}
+            disabled={!canCutStore}
             onChange={(storeUnreachable) => update.mutate({ storeUnreachable })}
           />
         </div>
       ) : (
-        <p className="empty">Loading…</p>
+        <p className="empty" data-testid="chaos-unavailable">
+          {chaos.isError ? 'The server does not answer, so the switches cannot be read.' : 'Loading the switches…'}
+        </p>
       )}
-      <p className="footnote">
-        Store: <strong data-testid="backend">{onRedis ? 'Redis' : 'in memory'}</strong>
-      </p>
+      {update.isError ? (
+        <p className="field-error" role="alert">
+          The switch did not change: the server did not answer. Try again.
+        </p>
+      ) : null}
     </section>
   );
 }

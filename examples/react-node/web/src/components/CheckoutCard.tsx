@@ -1,60 +1,46 @@
-import { useMutation, useQueryClient } from '@tanstack/react-query';
-import type { inferRouterInputs } from '@trpc/server';
-import { isIdempotencyError } from '@trpc-idempotency/client';
-import { useIdempotencyKey } from '@trpc-idempotency/client/react';
-import { type FormEvent, useState } from 'react';
-import type { AppRouter } from '../../../server/src/router';
+import { type FormEvent, useEffect, useState } from 'react';
+import { type PaymentInput, usePayment } from '../checkout/usePayment';
 import { formatMoney, parseAmount, shortKey } from '../money';
-import { attemptLog, useTRPC, useTRPCClient } from '../trpc';
+import type { Field, PaymentOutcome } from '../outcomes';
+import { ReplayedBadge } from './Hint';
 
-type PaymentInput = inferRouterInputs<AppRouter>['payments']['create'];
 type Currency = PaymentInput['currency'];
 
 const CURRENCIES = ['EUR', 'USD', 'GBP'] as const satisfies readonly Currency[];
 
-type Answer =
-  | { kind: 'paid'; id: string; amount: number; currency: string; replayed: boolean }
-  | { kind: 'failed'; message: string };
-
 /**
- * The checkout form. Its intent key lives in localStorage, so a double click, a retry after a lost
- * response, a reload and a second tab all pay the same intent; the key rotates after a success.
+ * The checkout form. The payment itself (key, mutation, answer) is `usePayment`'s; this component is
+ * the form around it: the fields, their messages, the Pay button and the answer to the last click.
  */
 export function CheckoutCard() {
-  const trpc = useTRPC();
-  const client = useTRPCClient();
-  const queryClient = useQueryClient();
-  const intent = useIdempotencyKey('brewline-checkout', { storage: 'local' });
+  const payment = usePayment();
   const [amountText, setAmountText] = useState('42.00');
   const [currency, setCurrency] = useState<Currency>('EUR');
   const [note, setNote] = useState('Espresso beans, 1 kg');
-  const [answer, setAnswer] = useState<Answer | null>(null);
+  /** Fields changed since the server refused them: their old message no longer applies. */
+  const [edited, setEdited] = useState<ReadonlySet<Field>>(new Set());
   const amount = parseAmount(amountText);
+  const outcome = payment.outcome;
 
-  const pay = useMutation({
-    mutationKey: trpc.payments.create.mutationKey(),
-    // run() sends the intent's key on every call and every retry, and starts a new intent after a success.
-    mutationFn: (input: PaymentInput) =>
-      intent.run((idempotencyKey) => client.payments.create.mutate(input, { context: { idempotencyKey } })),
-    onSuccess: (payment) => {
-      const replayed = attemptLog.lastSuccessReplayed(payment.key);
-      setAnswer({ kind: 'paid', id: payment.id, amount: payment.amount, currency: payment.currency, replayed });
-    },
-    // A duplicate click that gave up on 409 IN_PROGRESS says nothing once the intent is paid.
-    onError: (error) =>
-      setAnswer((shown) =>
-        shown?.kind === 'paid' && isIdempotencyError(error, 'IN_PROGRESS')
-          ? shown
-          : { kind: 'failed', message: explain(error) },
-      ),
-    onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.payments.list.queryKey() }),
-  });
+  const serverError = (field: Field) => (edited.has(field) ? undefined : outcome?.fieldErrors?.[field]);
+  const amountError =
+    amountText.trim() && amount === null ? 'Enter an amount such as 42 or 42.50.' : serverError('amount');
+  const edit = (field: Field) => setEdited((fields) => new Set(fields).add(field));
+  // "Check the highlighted field" stops being true once every refused field was changed.
+  const refusedFields = Object.keys(outcome?.fieldErrors ?? {}) as Field[];
+  const allCorrected = refusedFields.length > 0 && refusedFields.every((field) => edited.has(field));
+
+  // A refused field takes the focus, so that a keyboard or screen reader user lands on what to fix.
+  const firstRefused = (['amount', 'currency', 'note'] as const).find((field) => outcome?.fieldErrors?.[field]);
+  useEffect(() => {
+    if (firstRefused) document.getElementById(firstRefused)?.focus();
+  }, [firstRefused]);
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
     if (amount === null) return;
-    setAnswer(null);
-    pay.mutate({ amount, currency, note });
+    setEdited(new Set());
+    payment.pay({ amount, currency, note });
   };
 
   return (
@@ -64,79 +50,123 @@ export function CheckoutCard() {
         <span className="muted">Order #1042</span>
       </div>
 
-      <form onSubmit={submit} className="form">
+      <form onSubmit={submit} className="form" noValidate>
         <div className="field-row">
-          <label className="field grow">
-            <span>Amount</span>
+          <div className="field grow">
+            <label htmlFor="amount">Amount</label>
             <input
+              id="amount"
               data-testid="amount"
               inputMode="decimal"
+              autoComplete="off"
               value={amountText}
-              onChange={(event) => setAmountText(event.target.value)}
-              aria-invalid={amount === null}
+              readOnly={payment.isPending}
+              onChange={(event) => {
+                setAmountText(event.target.value);
+                edit('amount');
+              }}
+              aria-invalid={amountError ? true : undefined}
+              aria-describedby={amountError ? 'amount-error' : undefined}
             />
-          </label>
-          <label className="field">
-            <span>Currency</span>
+            {amountError ? (
+              <span className="field-error" id="amount-error" data-testid="amount-error">
+                {amountError}
+              </span>
+            ) : null}
+          </div>
+          <div className="field">
+            <label htmlFor="currency">Currency</label>
             <select
+              id="currency"
               data-testid="currency"
               value={currency}
-              onChange={(event) => setCurrency(event.target.value as Currency)}
+              disabled={payment.isPending}
+              onChange={(event) => {
+                setCurrency(event.target.value as Currency);
+                edit('currency');
+              }}
+              aria-invalid={serverError('currency') ? true : undefined}
             >
               {CURRENCIES.map((code) => (
                 <option key={code}>{code}</option>
               ))}
             </select>
-          </label>
+            {serverError('currency') ? <span className="field-error">{serverError('currency')}</span> : null}
+          </div>
         </div>
-        <label className="field">
-          <span>Note</span>
-          <input data-testid="note" value={note} maxLength={140} onChange={(event) => setNote(event.target.value)} />
-        </label>
+        <div className="field">
+          <label htmlFor="note">Note</label>
+          <input
+            id="note"
+            data-testid="note"
+            value={note}
+            maxLength={140}
+            readOnly={payment.isPending}
+            onChange={(event) => {
+              setNote(event.target.value);
+              edit('note');
+            }}
+            aria-invalid={serverError('note') ? true : undefined}
+          />
+          {serverError('note') ? <span className="field-error">{serverError('note')}</span> : null}
+        </div>
 
         <div className="intent">
-          <span className="muted">Intent key</span>
-          <code data-testid="intent-key" data-key={intent.key} title={intent.key}>
-            {shortKey(intent.key)}
+          <span className="muted">Payment key</span>
+          <code data-testid="intent-key" data-key={payment.key} title={payment.key}>
+            {shortKey(payment.key)}
           </code>
-          <button type="button" className="link" onClick={() => intent.rotate()}>
-            New intent
+          <button type="button" className="link" onClick={payment.startOver} disabled={payment.isPending}>
+            New payment
           </button>
         </div>
 
-        <button type="submit" className="pay" data-testid="pay" disabled={amount === null} aria-busy={pay.isPending}>
-          {pay.isPending ? <span className="spinner" aria-hidden="true" /> : null}
-          {pay.isPending ? 'Processing…' : `Pay ${amount === null ? '' : formatMoney(amount, currency)}`}
+        <button
+          type="submit"
+          className="pay"
+          data-testid="pay"
+          disabled={amount === null}
+          aria-busy={payment.isPending}
+        >
+          {payment.isPending ? <span className="spinner" aria-hidden="true" /> : null}
+          {payment.isPending ? 'Processing…' : `Pay ${amount === null ? '' : formatMoney(amount, currency)}`}
         </button>
-        <p className="hint">Click twice, or open a second tab: every click of this intent sends the same key.</p>
+        <p className="hint-line">
+          Click twice, or pay from a second tab: every click of this payment sends the same key, so it is charged once.
+        </p>
       </form>
 
-      {answer?.kind === 'paid' ? (
-        <output className="answer ok" data-testid="answer" data-payment-id={answer.id}>
-          Paid {formatMoney(answer.amount, answer.currency)} · <code>{answer.id}</code>
-          {answer.replayed ? (
-            <span className="badge replayed" data-testid="answer-replayed">
-              replayed
-            </span>
-          ) : null}
-        </output>
-      ) : null}
-      {answer?.kind === 'failed' ? (
-        <output className="answer error" data-testid="answer-error">
-          {answer.message}
-        </output>
-      ) : null}
+      <div role="status" aria-live="polite" className="answer-slot">
+        {outcome && !allCorrected ? <Answer outcome={outcome} onStartOver={payment.startOver} /> : null}
+      </div>
     </section>
   );
 }
 
-function explain(error: Error): string {
-  if (isIdempotencyError(error, 'STORE_UNAVAILABLE')) {
-    return 'Payments are paused: the idempotency store is unreachable. Nothing was charged; try again.';
-  }
-  if (isIdempotencyError(error, 'PAYLOAD_MISMATCH')) {
-    return 'This intent was already paid with other details. Start a new intent to pay again.';
-  }
-  if (isIdempotencyError(error, 'IN_PROGRESS')) return 'This payment is still being processed; try again shortly.';
-  return `The payment did not go through: ${error.message}. Paying again with the same intent is safe.`;
+function Answer({ outcome, onStartOver }: { outcome: PaymentOutcome; onStartOver: () => void }) {
+  const paid = outcome.payment;
+  return (
+    <div
+      className={`answer ${outcome.tone}`}
+      data-testid={paid ? 'answer' : 'answer-error'}
+      data-payment-id={paid?.id}
+      data-tone={outcome.tone}
+    >
+      <p className="answer-headline">
+        {outcome.headline}
+        {outcome.replayed ? <ReplayedBadge testId="answer-replayed" /> : null}
+      </p>
+      {outcome.detail ? <p className="answer-detail">{outcome.detail}</p> : null}
+      {paid ? (
+        <p className="answer-detail">
+          Receipt <code>{paid.id}</code>
+        </p>
+      ) : null}
+      {outcome.offerNewIntent ? (
+        <button type="button" className="link inline" onClick={onStartOver}>
+          Start a new payment
+        </button>
+      ) : null}
+    </div>
+  );
 }

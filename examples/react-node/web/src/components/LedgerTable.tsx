@@ -2,60 +2,121 @@ import { useQuery } from '@tanstack/react-query';
 import type { CSSProperties } from 'react';
 import { formatMoney, keyHue, shortKey } from '../money';
 import { useTRPC } from '../trpc';
+import { FENCE_HELP, Hint } from './Hint';
 
 const time = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
-/** Every payment the server recorded, from this page, another tab or curl; polled so that all of them show. */
+function KeyChip({ value }: { value: string }) {
+  return (
+    <code className="key-chip" style={{ '--hue': keyHue(value) } as CSSProperties} title={value}>
+      {shortKey(value)}
+    </code>
+  );
+}
+
+/**
+ * Every payment the server recorded, from this page, another tab or curl, and the late writes the ledger
+ * refused; polled so that all of them show. When the ledger cannot be read, the last good list stays,
+ * marked with its time.
+ */
 export function LedgerTable() {
   const trpc = useTRPC();
   const payments = useQuery({ ...trpc.payments.list.queryOptions(), refetchInterval: 1000 });
+  const refused = useQuery({ ...trpc.payments.refusedWrites.queryOptions(), refetchInterval: 1000 });
   const rows = payments.data ?? [];
+  const refusals = refused.data ?? [];
+  const asOf = payments.dataUpdatedAt ? time.format(payments.dataUpdatedAt) : null;
+
   return (
     <section className="card ledger" aria-labelledby="ledger-title">
       <div className="card-head">
         <h2 id="ledger-title">Ledger</h2>
         <span className="muted" data-testid="ledger-count">
-          {rows.length} {rows.length === 1 ? 'payment' : 'payments'}
+          {payments.data ? `${rows.length} ${rows.length === 1 ? 'payment' : 'payments'}` : ''}
         </span>
       </div>
-      {rows.length === 0 ? (
+      {payments.isError ? (
+        <p className="notice warn" role="status" data-testid="ledger-stale">
+          {payments.data
+            ? `The ledger cannot be reached right now. These are the payments as of ${asOf}.`
+            : 'The ledger cannot be reached right now, so the payments cannot be shown.'}
+        </p>
+      ) : null}
+      {!payments.data ? (
+        payments.isError ? null : (
+          <p className="empty">Loading the ledger…</p>
+        )
+      ) : rows.length === 0 ? (
         <p className="empty">No payments yet.</p>
       ) : (
-        <table>
+        <table className="ledger-table">
           <thead>
             <tr>
               <th>Payment</th>
               <th className="num">Amount</th>
               <th>Note</th>
-              <th>Idempotency key</th>
-              <th className="num">Fence</th>
+              <th>Payment key</th>
+              <th className="num">
+                <Hint explain={FENCE_HELP}>Fence</Hint>
+              </th>
               <th>Time</th>
             </tr>
           </thead>
           <tbody>
             {rows.map((payment) => (
               <tr key={payment.id} data-testid="ledger-row" data-key={payment.key} data-payment-id={payment.id}>
-                <td>
+                <td data-label="Payment">
                   <code>{payment.id}</code>
                 </td>
-                <td className="num">{formatMoney(payment.amount, payment.currency)}</td>
-                <td className="note">{payment.note || <span className="muted">—</span>}</td>
-                <td>
-                  <code
-                    className="key-chip"
-                    style={{ '--hue': keyHue(payment.key) } as CSSProperties}
-                    title={payment.key}
-                  >
-                    {shortKey(payment.key)}
-                  </code>
+                <td className="num" data-label="Amount">
+                  {formatMoney(payment.amount, payment.currency)}
                 </td>
-                <td className="num">{payment.fence}</td>
-                <td className="muted">{time.format(payment.createdAt)}</td>
+                <td className="note" data-label="Note">
+                  {payment.note || <span className="muted">—</span>}
+                </td>
+                <td data-label="Key">
+                  <KeyChip value={payment.key} />
+                </td>
+                <td className="num" data-label="Fence" data-testid="ledger-fence">
+                  {payment.fence}
+                </td>
+                <td className="muted" data-label="Time">
+                  {time.format(payment.createdAt)}
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
+      {refusals.length > 0 ? (
+        <div className="refusals">
+          <h3>
+            Refused late writes{' '}
+            <Hint explain={FENCE_HELP} className="muted">
+              why?
+            </Hint>
+          </h3>
+          <ul>
+            {refusals.map((write) => (
+              <li
+                key={`${write.key}:${write.fence}:${write.refusedAt.getTime()}`}
+                data-testid="refused-write"
+                data-key={write.key}
+                data-fence={write.fence}
+              >
+                <span>
+                  A write of {formatMoney(write.amount, write.currency)} with fence <strong>{write.fence}</strong> came
+                  late and was refused: fence <strong>{write.newestFence}</strong> had already paid this payment.
+                  Nothing was charged twice.
+                </span>
+                <span className="muted">
+                  <KeyChip value={write.key} /> {time.format(write.refusedAt)}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
     </section>
   );
 }

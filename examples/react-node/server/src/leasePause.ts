@@ -1,0 +1,99 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IdempotencyStore } from '@trpc-idempotency/server';
+import type { Ledger } from './ledger.js';
+
+/** The longest a paused write waits for a retry to take the payment over; then it writes anyway. */
+export const MAX_PAUSE_MS = 30_000;
+/** How long after the retry's payment the paused write comes back, so the page shows the two in order. */
+const LATE_BY_MS = 1000;
+const MAX_TRACKED_KEYS = 1000;
+
+/**
+ * The chaos switch "pause the handler past its lease": a handler that stops, as a process does in a long
+ * GC pause or a frozen VM, after its last check of `ctx.idempotency.signal` and before its ledger write.
+ *
+ * While it is stopped its lease renewals stop too (they are held back, as a stopped process would not send
+ * them), so its lease runs out in the store and the client's retry takes the payment over with a higher
+ * fence. The stopped write resumes once that retry's payment is in the ledger (or after
+ * {@link MAX_PAUSE_MS}), and the ledger refuses it: its fence is lower than the newest one.
+ *
+ * Only the first write of each intent is paused, so the retry is not. The store and ledger decorators
+ * below are how the demo reaches in; the handler's own code is what an app would write.
+ */
+export class LeasePause {
+  /** Each keyed `payments.create` request's lease token, found by the store decorator's claim. */
+  readonly #requests = new AsyncLocalStorage<{ token?: string }>();
+  /** Lease tokens whose renewals are held back, each until its pause ends. */
+  readonly #frozen = new Map<string, Promise<void>>();
+  /** Keys whose first write was paused already. */
+  readonly #pausedKeys = new Set<string>();
+  /** Paused writes waiting for a newer write of their key. */
+  readonly #waiting = new Map<string, () => void>();
+  readonly #enabled: () => boolean;
+
+  constructor(enabled: () => boolean) {
+    this.#enabled = enabled;
+  }
+
+  /** Runs one HTTP request with a slot for its lease token; lease renewals run inside it too. */
+  runRequest<T>(run: () => T): T {
+    return this.#requests.run({}, run);
+  }
+
+  /** The idempotency store, with renewals of a paused holder held back until its pause ends. */
+  wrapStore(store: IdempotencyStore): IdempotencyStore {
+    return {
+      claim: async (request) => {
+        const result = await store.claim(request);
+        const slot = this.#requests.getStore();
+        if (result.status === 'claimed' && slot) slot.token = request.token;
+        return result;
+      },
+      renewLease: async (request) => {
+        await this.#frozen.get(request.token);
+        return store.renewLease(request);
+      },
+      complete: (request) => store.complete(request),
+      release: (request) => store.release(request),
+    };
+  }
+
+  /** The ledger, with the first write of each intent paused while the switch is on. */
+  wrapLedger(ledger: Ledger): Ledger {
+    return {
+      kind: ledger.kind,
+      list: () => ledger.list(),
+      refusals: () => ledger.refusals(),
+      record: async (payment) => {
+        if (this.#enabled() && !this.#pausedKeys.has(payment.key)) await this.#pause(payment.key);
+        const stored = await ledger.record(payment);
+        this.#waiting.get(payment.key)?.();
+        return stored;
+      },
+    };
+  }
+
+  async #pause(key: string): Promise<void> {
+    this.#pausedKeys.add(key);
+    if (this.#pausedKeys.size > MAX_TRACKED_KEYS) this.#pausedKeys.delete(this.#pausedKeys.values().next().value!);
+    const token = this.#requests.getStore()?.token;
+    let resume!: () => void;
+    const paused = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    if (token) this.#frozen.set(token, paused);
+    try {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, MAX_PAUSE_MS);
+        this.#waiting.set(key, () => {
+          clearTimeout(timer);
+          setTimeout(resolve, LATE_BY_MS);
+        });
+      });
+    } finally {
+      this.#waiting.delete(key);
+      if (token) this.#frozen.delete(token);
+      resume();
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import { useServerStatus } from '../status';
+import { Hint } from './Hint';
+
+/** How the badge names each backend the server can use. */
+const NAMES: Record<string, string> = { redis: 'Redis' };
+
+/** What the server really stores payments and keys in, and whether it can reach it right now. */
+export function StoreBadge() {
+  const status = useServerStatus();
+  const data = status.data;
+  let state: string;
+  let text: string;
+  let explain: string;
+  if (status.isError) {
+    state = 'server-down';
+    text = 'Server unreachable';
+    explain = 'The page cannot reach the server. What it shows is from its last good answer.';
+  } else if (!data) {
+    state = 'unknown';
+    text = 'Store: checking…';
+    explain = 'Asking the server which store it uses.';
+  } else if (data.backend === 'memory') {
+    state = 'memory';
+    text = 'Store: in memory';
+    explain =
+      'Payments and idempotency records live in this server process and are gone when it stops. Start it with REDIS_URL to keep them in Redis.';
+  } else {
+    const name = NAMES[data.backend] ?? data.backend;
+    if (data.store && data.ledger) {
+      state = data.backend;
+      text = `Store: ${name}`;
+      explain = `Payments and idempotency records are in ${name}, and the server reaches it.`;
+    } else {
+      state = `${data.backend}-down`;
+      text = data.store ? `Store: ${name} · ledger unreachable` : `Store: ${name} · unreachable`;
+      explain = data.store
+        ? `The server cannot reach the ledger in ${name}: the payment list may be out of date.`
+        : `The server cannot reach ${name}: payments are refused (nothing is charged) until it is back.`;
+    }
+  }
+  const tone = state === 'unknown' ? '' : state === 'server-down' || state.endsWith('-down') ? 'bad' : 'ok';
+  return (
+    <Hint className={`store-badge ${tone}`} explain={explain} testId="backend">
+      <span className="store-dot" aria-hidden="true" />
+      <span data-state={state} data-testid="backend-state">
+        {text}
+      </span>
+    </Hint>
+  );
+}
