@@ -1,3 +1,5 @@
+import { tabGlobal } from './tabGlobal.js';
+
 /** A message between the tabs (and the intents within one tab) that share an intent. */
 export type TabMessage =
   /** The intent's key changed: rotated after a success, or by the user. */
@@ -19,11 +21,8 @@ export interface TabChannel {
 /** How many outcomes a channel remembers; older ones are dropped (their keys have long rotated). */
 const KEPT_OUTCOMES = 32;
 
-// One per name and tab, never closed: a handful of intents per page, each a few bytes. Kept on globalThis so
-// that the package's entry points share them even where a bundler or require() loaded this module twice.
-const channels: Map<string, TabChannel> = ((globalThis as Record<symbol, unknown>)[
-  Symbol.for('trpc-idempotency.tabChannels')
-] ??= new Map()) as Map<string, TabChannel>;
+// One per name and tab, never closed: a handful of intents per page, each a few bytes.
+const channels = tabGlobal('tabChannels', () => new Map<string, TabChannel>());
 
 /**
  * The channel of one intent in this tab. With `crossTab`, it also reaches the other tabs of the origin

@@ -1,12 +1,12 @@
+import { tabGlobal } from './tabGlobal.js';
+
 interface LockManagerLike {
   request<T>(name: string, callback: (lock: unknown) => Promise<T>): Promise<T>;
   request<T>(name: string, options: { ifAvailable: true }, callback: (lock: unknown) => Promise<T>): Promise<T>;
 }
 
 // The in-tab fallback: one promise chain per lock name, shared by the package's entry points (see tabChannel.ts).
-const tails: Map<string, Promise<unknown>> = ((globalThis as Record<symbol, unknown>)[
-  Symbol.for('trpc-idempotency.tabLocks')
-] ??= new Map()) as Map<string, Promise<unknown>>;
+const tails = tabGlobal('tabLocks', () => new Map<string, Promise<unknown>>());
 
 const BUSY = Symbol('busy');
 
