@@ -1,10 +1,11 @@
-import type {
-  Mutation,
-  MutationFunctionContext,
-  MutationKey,
-  MutationOptions,
-  MutationState,
-  QueryClient,
+import {
+  type Mutation,
+  type MutationFunctionContext,
+  type MutationKey,
+  type MutationOptions,
+  type MutationState,
+  onlineManager,
+  type QueryClient,
 } from '@tanstack/query-core';
 import { getUntypedClient, type TRPCClient } from '@trpc/client';
 import { createIntent, type Intent, type IntentOptions, intentInternals } from '../intent.js';
@@ -84,6 +85,7 @@ export interface IdempotentMutation<TData, TError, TVariables> {
    * restored (`persistQueryClient`), and calls that were in flight or waiting for the network, which the
    * intent kept. Each keeps its key; one that waits for the network resumes when it is back. Call it
    * once at start, after the persister restored the cache (`PersistQueryClientProvider`'s `onSuccess`).
+   * Resolves once they are under way; each mutation's state tells how it goes. Calling it again is harmless.
    */
   resume(): Promise<void>;
 }
@@ -191,6 +193,11 @@ export function idempotentMutation<TData, TError, TVariables>(
     };
   };
 
+  // TanStack Query v5 assumes it is online until an `offline` event says otherwise, so a page loaded
+  // without a network would send its mutations instead of pausing them. `navigator.onLine === false` is
+  // reliable (only `true` is not), so a page that starts offline pauses its mutations as it should.
+  if ((globalThis as { navigator?: { onLine?: unknown } }).navigator?.onLine === false) onlineManager.setOnline(false);
+
   // A mutation restored from storage has no options of its own: these defaults give it its mutationFn.
   queryClient.setMutationDefaults(mutationKey, options() as MutationOptions<unknown, unknown, unknown, unknown>);
 
@@ -222,7 +229,7 @@ export function idempotentMutation<TData, TError, TVariables>(
         runs.push(mutation.continue());
       }
       // A failed resumption is the mutation's own error, shown by its state; resume() itself does not fail.
-      await Promise.all(runs.map((run) => run.catch(() => undefined)));
+      for (const run of runs) run.catch(() => undefined);
     },
   };
 }
