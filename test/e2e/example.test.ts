@@ -34,6 +34,16 @@ async function serverPayments(url: string): Promise<Array<{ id: string; key: str
   return ((await response.json()) as any).result.data.json;
 }
 
+/** Sets the example server's chaos switches the way the README's curl command does. */
+async function setChaos(url: string, settings: Record<string, unknown>): Promise<void> {
+  const response = await fetch(`${url}/trpc/chaos.set`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ json: settings }),
+  });
+  expect(response.status).toBe(200);
+}
+
 /** Waits until the page has an answer and no attempt of any call is still in flight. */
 async function settled(page: Page): Promise<void> {
   await page.getByTestId('answer').or(page.getByTestId('answer-error')).first().waitFor(WAIT);
@@ -112,8 +122,17 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
       expect(keyA).toBeTruthy();
       expect(keyB).toBe(keyA);
 
-      await Promise.all(tabs.map((tab) => tab.getByTestId('pay').click()));
-      await Promise.all(tabs.map(settled));
+      // "At once": the second click must land while the first payment is in flight (a click after it
+      // succeeded is the next intent, in every tab). So the server delays payments a little, and the clicks are
+      // dispatched rather than clicked: Playwright's click waits for animation frames, which a background tab
+      // gets about once a second.
+      await setChaos(server.url, { delayMs: 500 });
+      try {
+        await Promise.all(tabs.map((tab) => tab.getByTestId('pay').dispatchEvent('click')));
+        await Promise.all(tabs.map(settled));
+      } finally {
+        await setChaos(server.url, { delayMs: 0 });
+      }
 
       const after = await serverPayments(server.url);
       expect(after).toHaveLength(before.length + 1);
