@@ -9,7 +9,7 @@ import {
 } from './intentRecord.js';
 import { randomIdempotencyKey } from './keys.js';
 import { type TabChannel, type TabMessage, tabChannel } from './tabs/tabChannel.js';
-import { withTabLock } from './tabs/tabLock.js';
+import { isTabLockHeld, withTabLock } from './tabs/tabLock.js';
 
 export type { PendingCall } from './intentRecord.js';
 
@@ -99,6 +99,8 @@ export interface IntentInternals {
   /** Keeps a call in storage until {@link untrack}: from the moment a mutation gets its key, even while paused. */
   track(key: string, input: unknown): void;
   untrack(key: string): void;
+  /** Whether another tab is running a call with this key now (and will finish it itself). */
+  runningElsewhere(key: string): Promise<boolean>;
 }
 
 /** Finds the internals of an intent made by {@link createIntent} (of any copy of this package). */
@@ -240,6 +242,7 @@ export function createIntent(options: IntentOptions = {}): Intent {
       const calls = readPending();
       if (calls.some((call) => call.key === key)) writePending(calls.filter((call) => call.key !== key));
     },
+    runningElsewhere: async (key) => crossTab && channel !== undefined && isTabLockHeld(`${channelName}:${key}`),
   };
 
   const inputIdOf = (input: unknown): string | undefined => {

@@ -1,6 +1,7 @@
 import { tabGlobal } from './tabGlobal.js';
 
 interface LockManagerLike {
+  query?(): Promise<{ held?: Array<{ name?: string }> }>;
   request<T>(name: string, callback: (lock: unknown) => Promise<T>): Promise<T>;
   request<T>(name: string, options: { ifAvailable: true }, callback: (lock: unknown) => Promise<T>): Promise<T>;
 }
@@ -41,6 +42,18 @@ export async function withTabLock<T>(
     if (tails.get(name) === tail) tails.delete(name);
   });
   return run;
+}
+
+/** Whether a tab (in practice another one: this tab asks before it runs anything) holds the lock `name`. */
+export async function isTabLockHeld(name: string): Promise<boolean> {
+  const locks = webLocks();
+  if (typeof locks?.query !== 'function') return false;
+  try {
+    const { held = [] } = await locks.query();
+    return held.some((lock) => lock.name === `trpc-idempotency:${name}`);
+  } catch {
+    return false;
+  }
 }
 
 /** Whether locks reach the other tabs here. */

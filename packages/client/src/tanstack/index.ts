@@ -215,6 +215,8 @@ export function idempotentMutation<TData, TError, TVariables>(
       for (const call of intent?.pending() ?? []) {
         if (held.has(call.key)) continue;
         held.add(call.key);
+        // Another open tab is sending it: that tab shows it, and finishes it.
+        if (await internals?.runningElsewhere(call.key)) continue;
         const mutation = cache.build(queryClient, options(), {
           context: { idempotencyKey: call.key, resumed: true },
           data: undefined,
