@@ -65,13 +65,18 @@ describe('createIntent', () => {
       await gate;
       return { paidWith: key };
     };
-    const calls = [a.run(mutation, { input: { cents: 100 } }), b.run(mutation, { input: { cents: 100 } })];
+    const shared: string[] = [];
+    const calls = [
+      a.run(mutation, { input: { cents: 100 }, onShared: () => shared.push('a') }),
+      b.run(mutation, { input: { cents: 100 }, onShared: () => shared.push('b') }),
+    ];
     // While the first runs, the call is kept in storage, so that a reload would resume it.
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(a.pending()).toEqual([expect.objectContaining({ key: first, input: { cents: 100 } })]);
     release();
     expect(await Promise.all(calls)).toEqual([{ paidWith: first }, { paidWith: first }]);
     expect(sent).toBe(1);
+    expect(shared).toEqual(['b']);
     expect(a.pending()).toEqual([]);
     expect(a.key).not.toBe(first);
     expect(b.key).toBe(a.key);

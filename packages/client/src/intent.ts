@@ -65,6 +65,11 @@ export interface IntentCall {
   input?: unknown;
   /** Whether `run` keeps the call (with `input`) in storage while it runs. Default true. */
   track?: boolean;
+  /**
+   * Called when this call sent nothing and took the result of another call with its key (another tab's,
+   * or an earlier click's), so the page can say "paid in another tab".
+   */
+  onShared?: () => void;
 }
 
 /** One user intent (a form, a checkout) and the key that names it until it succeeds. */
@@ -271,6 +276,11 @@ export function createIntent(options: IntentOptions = {}): Intent {
       const known = knownSuccess(key, inputId) ?? (waited ? await awaitOutcome(channel, key, inputId) : undefined);
       if (known) {
         if (tracked) internals.untrack(key);
+        try {
+          call.onShared?.();
+        } catch {
+          // Like onAttempt: a page's hook never changes the outcome of the call.
+        }
         return known.data as T;
       }
       if (tracked) internals.track(key, call.input);
