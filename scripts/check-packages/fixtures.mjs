@@ -14,8 +14,10 @@ const tooling = () => [installed('typescript'), installed('@types/node')];
  * `ours`: the folders under packages/ whose tarballs are installed (protocol always: it is not on the registry).
  * `peers`: what the app installs itself. `parts`: the pieces of check.mts / check.cts (see PARTS).
  * Optional peers: server-only keeps to MemoryStore without ioredis, which proves the server's types need
- * no ioredis; server+client uses RedisStore, so it adds ioredis; client is a React app; server+client has
- * no react, which proves the client's main entry loads without its optional peer.
+ * no ioredis; server+client uses RedisStore, so it adds ioredis; client is a React app with TanStack Query
+ * and tRPC's TanStack integration (it installs @tanstack/react-query, which brings @tanstack/query-core, as
+ * such an app does); server+client has neither react nor TanStack, which proves the client's main entry
+ * loads without its optional peers.
  */
 export function combinations() {
   return [
@@ -33,9 +35,11 @@ export function combinations() {
         installed('@trpc/server'),
         installed('react'),
         installed('@types/react'),
+        installed('@tanstack/react-query'),
+        installed('@trpc/tanstack-react-query'),
         ...tooling(),
       ],
-      parts: ['router', 'client', 'react'],
+      parts: ['router', 'client', 'react', 'tanstack'],
     },
     {
       name: 'server+client',
@@ -55,14 +59,17 @@ export const RUNTIME_EXPORTS = {
     'RedisStore',
     'nodeIdempotencyContext',
     'idempotencyErrorFormatter',
+    'createKeyIssuer',
   ],
   '@trpc-idempotency/client': ['createIdempotentClient', 'idempotencyLink', 'createIntent', 'isIdempotencyError'],
   '@trpc-idempotency/client/react': ['useIdempotencyKey'],
+  '@trpc-idempotency/client/tanstack': ['idempotentMutation', 'idempotencyOf'],
 };
 
 export function runtimeExports(combination) {
   const entries = combination.ours.map((folder) => `@trpc-idempotency/${folder}`);
   if (combination.parts.includes('react')) entries.push('@trpc-idempotency/client/react');
+  if (combination.parts.includes('tanstack')) entries.push('@trpc-idempotency/client/tanstack');
   return Object.fromEntries(entries.map((entry) => [entry, RUNTIME_EXPORTS[entry]]));
 }
 
@@ -74,6 +81,7 @@ import { initTRPC } from '@trpc/server';
 import type { CreateHTTPContextOptions } from '@trpc/server/adapters/standalone';
 import {
   createIdempotency,
+  createKeyIssuer,
   idempotencyErrorFormatter,
   MemoryStore,
   nodeIdempotencyContext,
@@ -87,8 +95,10 @@ type Context = Awaited<ReturnType<typeof createContext>>;
 const t = initTRPC.context<Context>().create({ errorFormatter: idempotencyErrorFormatter });
 const store: IdempotencyStore = new MemoryStore();
 const scope: IdempotencyOptions<Context>['scope'] = (ctx) => ctx.userId;
-const idempotentProcedure = t.procedure.use(createIdempotency({ store, scope }));
+const keys = createKeyIssuer({ secret: 'a secret of at least thirty-two bytes', scope });
+const idempotentProcedure = t.procedure.use(createIdempotency({ store, scope, issuedKeys: keys }));
 export const appRouter = t.router({
+  idempotencyKey: t.procedure.query(keys.issue),
   orders: t.router({
     create: idempotentProcedure
       .input((raw: unknown) => raw as { item: string })
@@ -138,6 +148,18 @@ export async function checkout(item: string): Promise<string> {
     throw error;
   }
 }`,
+  },
+  tanstack: {
+    imports: `
+import { QueryClient } from '@tanstack/react-query';
+import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
+import { idempotencyOf, idempotentMutation } from '@trpc-idempotency/client/tanstack';`,
+    code: `
+const queryClient = new QueryClient();
+const trpc = createTRPCOptionsProxy<AppRouter>({ client, queryClient });
+export const createOrder = idempotentMutation(trpc.orders.create, { queryClient, client, intent: { storage: 'local' } });
+export const orderOptions = createOrder.options({ retry: 3, onSuccess: (order) => order.id.length });
+export const resumed: boolean = idempotencyOf({ context: undefined, submittedAt: 0 }).resumed;`,
   },
   react: {
     imports: `

@@ -36,8 +36,70 @@ describe('createIntent', () => {
     expect(afterReload.key).toBe(checkout.key);
 
     const next = afterReload.complete();
-    expect(storage.entries.get('checkout')).toBe(next);
+    expect(JSON.parse(storage.entries.get('checkout')!)).toEqual({ key: next, n: 2 });
     expect(createIntent({ storage, storageKey: 'checkout' }).key).toBe(next);
+    // The old intent object sees the new key too: storage is read, not remembered.
+    expect(checkout.key).toBe(next);
+  });
+
+  it('reads a bare key, as earlier versions stored it', () => {
+    const storage = memoryStorage();
+    storage.setItem('legacy', 'key-from-an-earlier-version');
+    const intent = createIntent({ storage, storageKey: 'legacy' });
+    expect(intent.key).toBe('key-from-an-earlier-version');
+    expect(intent.rotate()).not.toBe('key-from-an-earlier-version');
+  });
+
+  it('lets a second call with the key in flight wait and share its result, then both see the rotated key', async () => {
+    const storage = memoryStorage();
+    const [a, b] = [createIntent({ storage, storageKey: 'shared' }), createIntent({ storage, storageKey: 'shared' })];
+    const first = a.key;
+    expect(b.key).toBe(first);
+    let sent = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const mutation = async (key: string) => {
+      sent += 1;
+      await gate;
+      return { paidWith: key };
+    };
+    const shared: string[] = [];
+    const calls = [
+      a.run(mutation, { input: { cents: 100 }, onShared: () => shared.push('a') }),
+      b.run(mutation, { input: { cents: 100 }, onShared: () => shared.push('b') }),
+    ];
+    // While the first runs, the call is kept in storage, so that a reload would resume it.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(a.pending()).toEqual([expect.objectContaining({ key: first, input: { cents: 100 } })]);
+    release();
+    expect(await Promise.all(calls)).toEqual([{ paidWith: first }, { paidWith: first }]);
+    expect(sent).toBe(1);
+    expect(shared).toEqual(['b']);
+    expect(a.pending()).toEqual([]);
+    expect(a.key).not.toBe(first);
+    expect(b.key).toBe(a.key);
+  });
+
+  it('sends a call of the same key with another input on its own, so the server can refuse it', async () => {
+    const intent = createIntent({ storage: memoryStorage(), storageKey: 'other-input' });
+    const key = intent.key;
+    const sent: unknown[] = [];
+    await intent.run(async () => sent.push('first'), { input: { cents: 100 } });
+    await intent.run(async () => sent.push('second'), { key, input: { cents: 200 } });
+    expect(sent).toEqual(['first', 'second']);
+  });
+
+  it('asks the server for each new key with issue, once per intent', async () => {
+    let issued = 0;
+    const intent = createIntent({ issue: async () => ({ key: `issued-${++issued}` }) });
+    expect(intent.key).toBe('');
+    expect(await intent.ready()).toBe('issued-1');
+    expect(await intent.run(async (key) => key)).toBe('issued-1');
+    expect(await intent.ready()).toBe('issued-2');
+    expect(await intent.ready()).toBe('issued-2');
+    expect(issued).toBe(2);
   });
 
   it('run() rotates after success only', async () => {
@@ -72,6 +134,8 @@ describe('createIntent', () => {
     expect(() => createIntent({ storage: 'cookie' as never })).toThrow(/"storage"/);
     expect(() => createIntent({ storageKey: '' })).toThrow(/"storageKey"/);
     expect(() => createIntent({ generate: () => 'bad key' })).toThrow(/"generate"/);
+    expect(() => createIntent({ crossTab: 'yes' as never })).toThrow(/"crossTab"/);
+    expect(() => createIntent({ issue: 'server' as never })).toThrow(/"issue"/);
   });
 });
 

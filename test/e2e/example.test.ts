@@ -140,8 +140,17 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
       expect(keyA).toBeTruthy();
       expect(keyB).toBe(keyA);
 
-      await Promise.all(tabs.map((tab) => tab.getByTestId('pay').click()));
-      await Promise.all(tabs.map(settled));
+      // "At once": the second click must land while the first payment is in flight (a click after it
+      // succeeded is the next intent, in every tab). So the server delays payments a little, and the clicks are
+      // dispatched rather than clicked: Playwright's click waits for animation frames, which a background tab
+      // gets about once a second.
+      await setChaos(server.url, { delayMs: 500 });
+      try {
+        await Promise.all(tabs.map((tab) => tab.getByTestId('pay').dispatchEvent('click')));
+        await Promise.all(tabs.map(settled));
+      } finally {
+        await setChaos(server.url, { delayMs: 0 });
+      }
 
       const after = await serverPayments(server.url);
       expect(after).toHaveLength(before.length + 1);

@@ -62,7 +62,7 @@ describe('the Idempotency-Key format rule', () => {
             { 'idempotency-key': key, 'x-user': 'ann' },
           ).then((raw) => ({ status: raw.status, idempotency: raw.error?.data.idempotency }));
     expect(answer.status).toBe(400);
-    expect(answer.idempotency).toEqual({ code: 'KEY_INVALID' });
+    expect(answer.idempotency).toEqual({ code: 'KEY_INVALID', reason: 'format' });
     expect(app.effects.orders.length).toBe(before);
   });
 

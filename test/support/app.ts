@@ -67,6 +67,7 @@ export function buildRouter({ transformer = superjson, ...options }: TestAppOpti
     },
   });
   const optionalIdempotency = createIdempotency({ scope: (ctx: Context) => ctx.user, ...options, required: false });
+  const { issuedKeys } = options;
   const idempotentProcedure = t.procedure.use(idempotency);
   // A middleware after the idempotency one that may refuse before the resolver runs.
   const gate = t.middleware(({ ctx, next }) => {
@@ -82,6 +83,11 @@ export function buildRouter({ transformer = superjson, ...options }: TestAppOpti
   };
 
   return t.router({
+    // The key-issuing procedure of server-issued keys, when the app was given an issuer.
+    idempotencyKey: t.procedure.query(async ({ ctx }) => {
+      if (!issuedKeys) throw new TRPCError({ code: 'NOT_FOUND', message: 'this test app issues no keys' });
+      return issuedKeys.issue({ ctx });
+    }),
     orders: t.router({
       create: idempotentProcedure
         .input(

@@ -5,6 +5,8 @@ export {
   IDEMPOTENT_REPLAYED_HEADER,
   type IdempotencyErrorCode,
   type IdempotencyErrorData,
+  KEY_INVALID_REASONS,
+  type KeyInvalidReason,
 } from '@trpc-idempotency/protocol';
 export {
   type BackoffSettings,
@@ -24,7 +26,15 @@ export {
 export { getIdempotencyErrorData, type IdempotencyClientError, isIdempotencyError } from './errors.js';
 export type { AttemptEvent, AttemptOutcome, IdempotencyResultMeta } from './events.js';
 export { hasIdempotencyKey, idempotencyHeaders } from './headersForKey.js';
-export { createIntent, type Intent, type IntentOptions, type KeyStorage } from './intent.js';
+export {
+  createIntent,
+  type InputSerializer,
+  type Intent,
+  type IntentCall,
+  type IntentOptions,
+  type KeyStorage,
+  type PendingCall,
+} from './intent.js';
 export { type DeriveKeyParts, deriveIdempotencyKey, randomIdempotencyKey } from './keys.js';
 export { idempotencyLink } from './links/idempotencyLink.js';
 export {
@@ -33,6 +43,7 @@ export {
   type MutationWithMeta,
   mutateWithMeta,
 } from './mutateWithMeta.js';
+export { browserOnlineSource, type OnlineSource } from './online.js';
 export {
   DEFAULT_RETRY_SETTINGS,
   type IdempotencyLinkOptions,

@@ -1,5 +1,17 @@
-import { isValidIdempotencyKey } from '@trpc-idempotency/protocol';
+import { canonicalJson, isValidIdempotencyKey, withoutAliasing } from '@trpc-idempotency/protocol';
+import {
+  formatIntentRecord,
+  type IntentRecord,
+  laterRecord,
+  type PendingCall,
+  parseIntentRecord,
+  parsePendingCalls,
+} from './intentRecord.js';
 import { randomIdempotencyKey } from './keys.js';
+import { type TabChannel, type TabMessage, tabChannel } from './tabs/tabChannel.js';
+import { isTabLockHeld, withTabLock } from './tabs/tabLock.js';
+
+export type { PendingCall } from './intentRecord.js';
 
 /** The part of the Web Storage API an intent needs; `sessionStorage` and `localStorage` both fit. */
 export interface KeyStorage {
@@ -8,45 +20,107 @@ export interface KeyStorage {
   removeItem(name: string): void;
 }
 
+/** Turns an input into something JSON can hold, and back: superjson fits. Default: the input as it is. */
+export interface InputSerializer {
+  serialize(value: any): unknown;
+  deserialize(value: any): unknown;
+}
+
 /** Options of {@link createIntent}. */
 export interface IntentOptions {
   /**
-   * Where the key survives a page reload: `'session'` (sessionStorage), `'local'` (localStorage) or any
-   * {@link KeyStorage}. Without it the key lives in memory. Where the storage is missing or throws (server
-   * rendering, private mode), the key falls back to memory.
+   * Where the key lives: `'local'` (localStorage: every tab of the origin shares the intent, across
+   * reloads), `'session'` (sessionStorage: this tab, across reloads) or any {@link KeyStorage}. Without it
+   * the key lives in memory. Where the storage is missing or throws (server rendering, private mode), the
+   * key falls back to memory.
    */
   storage?: 'session' | 'local' | KeyStorage;
   /** The storage entry's name; one per form or checkout. Default `trpc-idempotency:intent`. */
   storageKey?: string;
   /** Makes a new key. Default: a random UUID. */
   generate?: () => string;
+  /**
+   * Asks the server for each new key (the `'server'` key strategy, docs/protocol.md §1), for example
+   * `() => client.idempotencyKey.query()`. It may answer the key or `{ key }`. Replaces `generate`.
+   */
+  issue?: () => Promise<string | { key: string }>;
+  /**
+   * Whether the other tabs of the origin share this intent: they see each new key at once, and a call
+   * that another tab has in flight is waited for, and its result shared, instead of sent again. Default:
+   * true with `'local'` or a custom storage, false with `'session'` or memory (which no other tab sees).
+   */
+  crossTab?: boolean;
+  /** How inputs of pending calls are written to storage (see {@link Intent.pending}). Default: as they are. */
+  serializer?: InputSerializer;
+}
+
+/** What a call of {@link Intent.run} may say about itself. */
+export interface IntentCall {
+  /** The key to send: one the caller captured earlier (a mutation's own key). Default: the current key. */
+  key?: string;
+  /**
+   * The call's input. With it, the call is kept in storage until it ends, so that a reload resumes it
+   * (see {@link Intent.pending}), and another tab's result is shared only when that tab sent an equal input.
+   */
+  input?: unknown;
+  /** Whether `run` keeps the call (with `input`) in storage while it runs. Default true. */
+  track?: boolean;
+  /**
+   * Called when this call sent nothing and took the result of another call with its key (another tab's,
+   * or an earlier click's), so the page can say "paid in another tab".
+   */
+  onShared?: () => void;
 }
 
 /** One user intent (a form, a checkout) and the key that names it until it succeeds. */
 export interface Intent {
-  /** The current key. The same across clicks, retries and, with storage, page reloads. */
+  /**
+   * The current key. The same across clicks, retries and, with storage, reloads and tabs. With `issue`,
+   * it is `''` until the server's key has arrived (see {@link Intent.ready}).
+   */
   readonly key: string;
+  /** Resolves to the current key once there is one (at once, unless a server key is on its way). */
+  ready(): Promise<string>;
   /** The mutation options that send this key: `mutate(input, intent.options())`. */
   options(): { context: { idempotencyKey: string } };
-  /** Starts a new intent with a new key, and returns it. Call it when the user begins something new. */
+  /** Starts a new intent with a new key, and returns it (`''` while a server key is on its way). */
   rotate(): string;
   /** Marks the intent as done: the next submission is a new intent. Same as {@link rotate}. */
   complete(): string;
   /**
-   * Runs a mutation with the current key and rotates the key when it succeeds. On failure the key stays,
-   * so trying again is the same intent and cannot run twice.
+   * Runs a mutation with the intent's key and rotates the key when it succeeds. On failure the key stays,
+   * so trying again is the same intent and cannot run twice. While a call with this key runs in any tab
+   * that shares the intent, another waits for it and gets its result instead of sending its own requests.
    */
-  run<T>(mutation: (key: string) => Promise<T>): Promise<T>;
+  run<T>(mutation: (key: string) => Promise<T>, call?: IntentCall): Promise<T>;
+  /** Calls `listener` whenever the key changes, in this tab or another. Returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void;
+  /** Calls that were in flight, or waiting for the network, when the page went away: resume them with their key. */
+  pending(): PendingCall[];
 }
 
+/** What the package's own integrations need of an intent beyond its public API. */
+export interface IntentInternals {
+  /** Keeps a call in storage until {@link untrack}: from the moment a mutation gets its key, even while paused. */
+  track(key: string, input: unknown): void;
+  untrack(key: string): void;
+  /** Whether another tab is running a call with this key now (and will finish it itself). */
+  runningElsewhere(key: string): Promise<boolean>;
+}
+
+/** Finds the internals of an intent made by {@link createIntent} (of any copy of this package). */
+export const INTENT_INTERNALS: unique symbol = Symbol.for('trpc-idempotency.intentInternals') as never;
+
 const DEFAULT_STORAGE_KEY = 'trpc-idempotency:intent';
+/** How long a tab that waited for another's call waits for its result message after the lock came free. */
+const OUTCOME_GRACE_MS = 100;
 
 /**
- * Holds the key of one user intent, so that a double click, a retry or a reload sends the same key, and
- * a new intent after success gets a new one.
+ * Holds the key of one user intent, so that a double click, a retry, a reload or a second tab sends the
+ * same key, and a new intent after success gets a new one, in every tab.
  *
  * @example
- * const checkout = createIntent({ storage: 'session', storageKey: 'checkout' });
+ * const checkout = createIntent({ storage: 'local', storageKey: 'checkout' });
  * button.onclick = () => checkout.run((key) => client.orders.create.mutate(cart, { context: { idempotencyKey: key } }));
  */
 export function createIntent(options: IntentOptions = {}): Intent {
@@ -56,42 +130,252 @@ export function createIntent(options: IntentOptions = {}): Intent {
   if (typeof storageKey !== 'string' || storageKey === '') {
     throw new TypeError('createIntent: option "storageKey" must be a non-empty string.');
   }
-  if (options.generate !== undefined && typeof options.generate !== 'function') {
-    throw new TypeError('createIntent: option "generate" must be a function.');
+  for (const name of ['generate', 'issue'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw new TypeError(`createIntent: option "${name}" must be a function.`);
+    }
+  }
+  if (options.crossTab !== undefined && typeof options.crossTab !== 'boolean') {
+    throw new TypeError('createIntent: option "crossTab" must be a boolean.');
+  }
+  const { serializer } = options;
+  if (serializer !== undefined && (typeof serializer?.serialize !== 'function' || !serializer.deserialize)) {
+    throw new TypeError('createIntent: option "serializer" must have serialize and deserialize.');
   }
   const storage = resolveStorage(options.storage);
+  const kind = storage === undefined ? 'memory' : typeof options.storage === 'string' ? options.storage : 'custom';
+  const crossTab = options.crossTab ?? (kind === 'local' || kind === 'custom');
+  // Memory keys are this object's own; stored ones are shared by every intent of the same storage and name.
+  const channel: TabChannel | undefined =
+    kind === 'memory' ? undefined : tabChannel(`${kind}:${storageKey}`, crossTab && kind !== 'session');
+  const channelName = `${kind}:${storageKey}`;
+  const pendingKey = `${storageKey}:pending`;
   const generate = options.generate ?? randomIdempotencyKey;
 
-  const fresh = (): string => {
-    const key = generate();
-    if (typeof key !== 'string' || !isValidIdempotencyKey(key)) {
-      throw new TypeError('createIntent: option "generate" returned an invalid idempotency key.');
-    }
-    safely(() => storage?.setItem(storageKey, key));
-    return key;
-  };
-  const stored = safely(() => storage?.getItem(storageKey));
-  let key = typeof stored === 'string' && isValidIdempotencyKey(stored) ? stored : fresh();
+  let memory: IntentRecord | undefined;
+  let issuing: Promise<IntentRecord> | undefined;
+  const listeners = new Set<() => void>();
+  let lastNotified: string | undefined;
 
-  const rotate = () => {
-    key = fresh();
-    return key;
+  const notify = () => {
+    const key = current()?.key ?? '';
+    if (key === lastNotified) return;
+    lastNotified = key;
+    for (const listener of [...listeners]) listener();
   };
-  return {
-    get key() {
-      return key;
+
+  /** The latest record from memory, storage and the tabs' messages; storage is brought up to date. */
+  const current = (): IntentRecord | undefined => {
+    const stored = parseIntentRecord(safely(() => storage?.getItem(storageKey)));
+    memory = laterRecord(laterRecord(memory, stored), channel?.latest.record);
+    // Two tabs that made a first key at once: the one that wins the tie is written back, so all agree.
+    if (memory && memory !== stored && (!stored || memory.key !== stored.key)) save(memory);
+    return memory;
+  };
+
+  const save = (record: IntentRecord) => {
+    safely(() => storage?.setItem(storageKey, formatIntentRecord(record)));
+  };
+
+  const adopt = (record: IntentRecord) => {
+    memory = laterRecord(memory, record);
+    save(memory!);
+    channel?.post({ type: 'key', record: memory! });
+    notify();
+    return memory!;
+  };
+
+  const checkKey = (key: unknown, source: string): string => {
+    const value = typeof key === 'object' && key !== null ? (key as { key?: unknown }).key : key;
+    if (typeof value !== 'string' || !isValidIdempotencyKey(value)) {
+      throw new TypeError(`createIntent: option "${source}" gave an invalid idempotency key.`);
+    }
+    return value;
+  };
+
+  /** Starts a new key after `after` (or the first one). Server keys arrive later; `issuing` tracks them. */
+  const next = (after: IntentRecord | undefined): IntentRecord | undefined => {
+    const n = (after?.n ?? 0) + 1;
+    if (!options.issue) return adopt({ key: checkKey(generate(), 'generate'), n });
+    const asked = options.issue().then((answer) => adopt({ key: checkKey(answer, 'issue'), n }));
+    issuing = asked;
+    void asked.then(
+      () => {
+        if (issuing === asked) issuing = undefined;
+      },
+      () => {
+        // A failed request leaves no key; the next ready() asks again.
+        if (issuing === asked) issuing = undefined;
+      },
+    );
+    return undefined;
+  };
+
+  const ready = async (): Promise<string> => {
+    const record = current();
+    if (record && !issuing) return record.key;
+    if (!issuing) next(record);
+    await issuing;
+    return current()!.key;
+  };
+
+  const rotate = (): string => next(current())?.key ?? '';
+
+  // Pending calls: one storage entry per intent, a list of { key, input, startedAt }.
+  const pendingInMemory: PendingCall[] = [];
+  const readPending = (): PendingCall[] => {
+    if (!storage) return pendingInMemory;
+    return parsePendingCalls(
+      safely(() => storage.getItem(pendingKey)),
+      Date.now(),
+    );
+  };
+  const writePending = (calls: PendingCall[]) => {
+    if (!storage) {
+      pendingInMemory.splice(0, pendingInMemory.length, ...calls);
+      return;
+    }
+    safely(() => (calls.length ? storage.setItem(pendingKey, JSON.stringify(calls)) : storage.removeItem(pendingKey)));
+  };
+  const internals: IntentInternals = {
+    track(key, input) {
+      const calls = readPending().filter((call) => call.key !== key);
+      const written = serializer ? serializer.serialize(input) : input;
+      writePending([...calls, { key, input: written ?? null, startedAt: Date.now() }]);
     },
-    options: () => ({ context: { idempotencyKey: key } }),
+    untrack(key) {
+      const calls = readPending();
+      if (calls.some((call) => call.key === key)) writePending(calls.filter((call) => call.key !== key));
+    },
+    runningElsewhere: async (key) => crossTab && channel !== undefined && isTabLockHeld(`${channelName}:${key}`),
+  };
+
+  const inputIdOf = (input: unknown): string | undefined => {
+    if (input === undefined) return undefined;
+    try {
+      return canonicalJson(withoutAliasing((serializer ? serializer.serialize(input) : input) ?? null));
+    } catch {
+      return undefined;
+    }
+  };
+
+  /** A success of `key` that another call (in this tab or another) already had, usable for this input. */
+  const knownSuccess = (key: string, inputId: string | undefined) => {
+    const outcome = channel?.outcomes.get(key);
+    if (!outcome?.hasData) return undefined;
+    if (outcome.inputId !== undefined && inputId !== undefined && outcome.inputId !== inputId) return undefined;
+    return outcome;
+  };
+
+  const run = async <T>(mutation: (key: string) => Promise<T>, call: IntentCall = {}): Promise<T> => {
+    const key = call.key ?? (await ready());
+    const inputId = inputIdOf(call.input);
+    const tracked = call.input !== undefined && call.track !== false;
+    return withTabLock(`${channelName}:${key}`, crossTab && channel !== undefined, async (waited) => {
+      // Another call with this key held the lock: its result, when it succeeded, is this call's result too.
+      const known = knownSuccess(key, inputId) ?? (waited ? await awaitOutcome(channel, key, inputId) : undefined);
+      if (known) {
+        if (tracked) internals.untrack(key);
+        try {
+          call.onShared?.();
+        } catch {
+          // Like onAttempt: a page's hook never changes the outcome of the call.
+        }
+        return known.data as T;
+      }
+      if (tracked) internals.track(key, call.input);
+      let result: T;
+      try {
+        result = await mutation(key);
+      } finally {
+        if (tracked) internals.untrack(key);
+      }
+      // Only the intent that succeeded is finished; a rotate() meanwhile already started a new one.
+      if (current()?.key === key) rotate();
+      channel?.post({ type: 'outcome', key, inputId, ok: true, data: result, hasData: true });
+      return result;
+    });
+  };
+
+  const subscribe = (listener: () => void): (() => void) => {
+    if (listeners.size === 0) {
+      lastNotified = current()?.key ?? '';
+      stopWatching = watch();
+    }
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) {
+        stopWatching?.();
+        stopWatching = undefined;
+      }
+    };
+  };
+  let stopWatching: (() => void) | undefined;
+  // Changes from other intents and tabs arrive as messages; a localStorage change also as a storage event.
+  const watch = (): (() => void) => {
+    const unsubscribe = channel?.subscribe((message: TabMessage) => {
+      if (message.type === 'key') notify();
+    });
+    const onStorage = (event: Event) => {
+      const changed = (event as { key?: string | null }).key;
+      if (changed === storageKey || changed === null) notify();
+    };
+    const target = kind === 'local' ? (globalThis as Partial<EventTarget>) : undefined;
+    target?.addEventListener?.('storage', onStorage);
+    return () => {
+      unsubscribe?.();
+      target?.removeEventListener?.('storage', onStorage);
+    };
+  };
+
+  if (!current()) next(undefined);
+
+  const intent: Intent & { [INTENT_INTERNALS]: IntentInternals } = {
+    get key() {
+      return current()?.key ?? '';
+    },
+    ready,
+    options: () => ({ context: { idempotencyKey: current()?.key ?? '' } }),
     rotate,
     complete: rotate,
-    async run(mutation) {
-      const used = key;
-      const result = await mutation(used);
-      // Only the intent that succeeded is finished; a rotate() meanwhile already started a new one.
-      if (key === used) rotate();
-      return result;
-    },
+    run,
+    subscribe,
+    pending: () =>
+      readPending().map((call) => ({
+        ...call,
+        input: serializer && call.input !== null ? serializer.deserialize(call.input) : call.input,
+      })),
+    [INTENT_INTERNALS]: internals,
   };
+  return intent;
+}
+
+/** The internals of an intent made by {@link createIntent}, or undefined for anything else. */
+export function intentInternals(intent: Intent): IntentInternals | undefined {
+  return (intent as Partial<Record<typeof INTENT_INTERNALS, IntentInternals>>)[INTENT_INTERNALS];
+}
+
+/**
+ * After the lock came free, the holder's result message may still be on its way (the browser delivers
+ * lock grants and messages on separate paths). Waits for it a little before asking the server, which
+ * would replay the stored result anyway.
+ */
+function awaitOutcome(channel: TabChannel | undefined, key: string, inputId: string | undefined) {
+  if (!channel) return undefined;
+  return new Promise<Extract<TabMessage, { type: 'outcome' }> | undefined>((resolve) => {
+    const done = (value: Extract<TabMessage, { type: 'outcome' }> | undefined) => {
+      clearTimeout(timer);
+      unsubscribe();
+      resolve(value);
+    };
+    const unsubscribe = channel.subscribe((message) => {
+      if (message.type !== 'outcome' || message.key !== key || !message.hasData) return;
+      if (message.inputId !== undefined && inputId !== undefined && message.inputId !== inputId) return;
+      done(message);
+    });
+    const timer = setTimeout(() => done(undefined), OUTCOME_GRACE_MS);
+  });
 }
 
 function resolveStorage(storage: IntentOptions['storage']): KeyStorage | undefined {

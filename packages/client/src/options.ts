@@ -3,6 +3,7 @@ import type { DataTransformerOptions } from '@trpc/server/unstable-core-do-not-i
 import type { Jitter } from './backoff.js';
 import type { CallIdempotencyOptions } from './context.js';
 import type { AttemptEvent, IdempotencyResultMeta } from './events.js';
+import { browserOnlineSource, type OnlineSource } from './online.js';
 
 /** The retry settings that can be set per client and per call (docs/protocol.md §4). */
 export interface RetrySettings {
@@ -30,16 +31,32 @@ export interface RetrySettings {
   jitter?: Jitter;
 }
 
-/** Where each mutation's key comes from, unless the caller passes `context.idempotencyKey`. */
-export type KeyStrategy = 'uuid' | 'derive';
+/**
+ * Where each mutation's key comes from, unless the caller passes `context.idempotencyKey`: a random UUID,
+ * a hash of the call, or a key the server issues (docs/protocol.md §1).
+ */
+export type KeyStrategy = 'uuid' | 'derive' | 'server';
 
 /** Runs `run` after `delayMs` and returns a function that cancels it. Tests pass one that records the delays. */
 export type Schedule = (run: () => void, delayMs: number) => () => void;
 
 /** Options of {@link idempotencyLink}. */
 export interface IdempotencyLinkOptions extends RetrySettings {
-  /** `'uuid'` (default): a random key per mutation. `'derive'`: SHA-256 of `[user, path, serialized input]`. */
+  /**
+   * `'uuid'` (default): a random key per mutation. `'derive'`: SHA-256 of `[user, path, serialized input]`.
+   * `'server'`: one key per mutation from the server's key-issuing query (`keyProcedure`), asked for once
+   * before the first attempt and reused by every retry.
+   */
   key?: KeyStrategy;
+  /** The path of the server's key-issuing query, for `key: 'server'`. Default `'idempotencyKey'`. */
+  keyProcedure?: string;
+  /**
+   * While the network is gone (`navigator.onLine` is false), wait for it instead of sending: an attempt
+   * that fails while offline is not counted, and the next one goes out when the network is back. Default true.
+   */
+  pauseWhileOffline?: boolean;
+  /** Where `pauseWhileOffline` learns of the network. Default: the browser's `navigator.onLine` and its events. */
+  online?: OnlineSource;
   /** Who is acting, for `key: 'derive'`. Required there. */
   user?: string | ((op: Operation) => string | Promise<string>);
   /** The app's transformer (for example superjson), used to serialize the input for `key: 'derive'`. */
@@ -66,6 +83,9 @@ export type ResolvedRetrySettings = Required<RetrySettings>;
 /** {@link IdempotencyLinkOptions} after validation, with defaults filled in. */
 export interface ResolvedLinkOptions {
   key: KeyStrategy;
+  keyProcedure: string;
+  /** Absent when `pauseWhileOffline` is false. */
+  online?: OnlineSource;
   user?: IdempotencyLinkOptions['user'];
   transformer?: DataTransformerOptions;
   filter: (op: Operation) => boolean;
@@ -88,7 +108,7 @@ export const DEFAULT_RETRY_SETTINGS: ResolvedRetrySettings = Object.freeze({
 });
 
 const JITTERS: readonly Jitter[] = ['full', 'equal', 'none'];
-const STRATEGIES: readonly KeyStrategy[] = ['uuid', 'derive'];
+const STRATEGIES: readonly KeyStrategy[] = ['uuid', 'derive', 'server'];
 
 const defaultSchedule: Schedule = (run, delayMs) => {
   const timer = setTimeout(run, delayMs);
@@ -102,7 +122,20 @@ export function resolveLinkOptions(options: IdempotencyLinkOptions | undefined):
     throw new TypeError('idempotencyLink(options): options must be an object.');
   }
   const key = options.key ?? 'uuid';
-  if (!STRATEGIES.includes(key)) throw new TypeError(`idempotencyLink: option "key" must be 'uuid' or 'derive'.`);
+  if (!STRATEGIES.includes(key)) {
+    throw new TypeError(`idempotencyLink: option "key" must be 'uuid', 'derive' or 'server'.`);
+  }
+  const keyProcedure = options.keyProcedure ?? 'idempotencyKey';
+  if (typeof keyProcedure !== 'string' || keyProcedure === '') {
+    throw new TypeError('idempotencyLink: option "keyProcedure" must be a non-empty procedure path.');
+  }
+  if (options.pauseWhileOffline !== undefined && typeof options.pauseWhileOffline !== 'boolean') {
+    throw new TypeError('idempotencyLink: option "pauseWhileOffline" must be a boolean.');
+  }
+  const online = options.online ?? browserOnlineSource;
+  if (typeof online?.isOnline !== 'function' || typeof online.subscribe !== 'function') {
+    throw new TypeError('idempotencyLink: option "online" must have isOnline() and subscribe().');
+  }
   if (options.user !== undefined && typeof options.user !== 'string' && typeof options.user !== 'function') {
     throw new TypeError('idempotencyLink: option "user" must be a string or a function returning one.');
   }
@@ -122,6 +155,8 @@ export function resolveLinkOptions(options: IdempotencyLinkOptions | undefined):
   }
   return {
     key,
+    keyProcedure,
+    ...(options.pauseWhileOffline === false ? {} : { online }),
     user: options.user,
     transformer: options.transformer,
     filter: options.filter ?? (() => true),

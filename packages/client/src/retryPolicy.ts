@@ -25,7 +25,9 @@ export type FailureReason =
   /** The key was missing or broke the format rule (400 `KEY_MISSING` / `KEY_INVALID`). */
   | 'key_rejected'
   /** Any other 4xx, including the app's own `CONFLICT`. */
-  | 'client_error';
+  | 'client_error'
+  /** The attempt failed while the network was gone; the next one waits for it and is not counted. */
+  | 'offline';
 
 /** What the retry policy decided about one failed attempt. */
 export interface FailureVerdict {

@@ -23,11 +23,24 @@ export const IDEMPOTENCY_ERROR_TRPC_CODES = {
   STORE_UNAVAILABLE: { trpcCode: 'SERVICE_UNAVAILABLE', httpStatus: 503 },
 } as const satisfies Record<IdempotencyErrorCode, { trpcCode: string; httpStatus: number }>;
 
+/**
+ * Why a key was refused as `KEY_INVALID` (docs/protocol.md §1): `format` breaks the character rule,
+ * `conflicting` is a request with two different keys, and with server-issued keys `not_issued` is not a
+ * key the server issued, `signature` fails its signature (forged, or issued to another scope) and
+ * `expired` is past its expiry.
+ */
+export const KEY_INVALID_REASONS = ['format', 'conflicting', 'not_issued', 'signature', 'expired'] as const;
+
+/** One of {@link KEY_INVALID_REASONS}. */
+export type KeyInvalidReason = (typeof KEY_INVALID_REASONS)[number];
+
 /** What the server's error formatter puts into `error.data.idempotency`. */
 export interface IdempotencyErrorData {
   code: IdempotencyErrorCode;
   /** How long to wait before retrying, for `IN_PROGRESS` and `STORE_UNAVAILABLE`. */
   retryAfterMs?: number;
+  /** Why the key was refused, for `KEY_INVALID`. */
+  reason?: KeyInvalidReason;
 }
 
 /** Tells whether a value is one of the protocol's idempotency error codes. */
@@ -40,7 +53,10 @@ export function readIdempotencyErrorData(data: unknown): IdempotencyErrorData | 
   if (typeof data !== 'object' || data === null) return undefined;
   const idempotency = (data as { idempotency?: unknown }).idempotency;
   if (typeof idempotency !== 'object' || idempotency === null) return undefined;
-  const { code, retryAfterMs } = idempotency as { code?: unknown; retryAfterMs?: unknown };
+  const { code, retryAfterMs, reason } = idempotency as { code?: unknown; retryAfterMs?: unknown; reason?: unknown };
   if (!isIdempotencyErrorCode(code)) return undefined;
-  return typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) ? { code, retryAfterMs } : { code };
+  const read: IdempotencyErrorData = { code };
+  if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs)) read.retryAfterMs = retryAfterMs;
+  if ((KEY_INVALID_REASONS as readonly unknown[]).includes(reason)) read.reason = reason as KeyInvalidReason;
+  return read;
 }

@@ -5,6 +5,8 @@ export {
   type IdempotencyErrorCode,
   type IdempotencyErrorData,
   isIdempotencyErrorCode,
+  KEY_INVALID_REASONS,
+  type KeyInvalidReason,
   readIdempotencyErrorData,
 } from './codes.js';
 export { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, LEGACY_IDEMPOTENCY_KEY_HEADER } from './headers.js';

@@ -4,7 +4,8 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 /** The outcome of reading an `Idempotency-Key` header value. */
 export type ParsedIdempotencyKey =
   | { ok: true; key: string }
-  | { ok: false; code: 'KEY_MISSING' | 'KEY_INVALID'; message: string };
+  | { ok: false; code: 'KEY_MISSING'; message: string }
+  | { ok: false; code: 'KEY_INVALID'; reason: 'format' | 'conflicting'; message: string };
 
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 
@@ -26,13 +27,19 @@ export function parseIdempotencyKey(
   }
   const keys = new Set(present.map(unquoteStructuredString));
   if (keys.size > 1) {
-    return { ok: false, code: 'KEY_INVALID', message: 'The request carries more than one different idempotency key.' };
+    return {
+      ok: false,
+      code: 'KEY_INVALID',
+      reason: 'conflicting',
+      message: 'The request carries more than one different idempotency key.',
+    };
   }
   const [key] = keys as Set<string>;
   if (key === undefined || !isValidIdempotencyKey(key)) {
     return {
       ok: false,
       code: 'KEY_INVALID',
+      reason: 'format',
       message: `An idempotency key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters of visible ASCII (0x21 to 0x7E).`,
     };
   }

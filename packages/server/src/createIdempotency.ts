@@ -10,6 +10,7 @@ import { claimOrWait, type SentClaim } from './claim.js';
 import { IdempotencyError } from './errors.js';
 import type { IdempotencyEvent } from './events.js';
 import { fingerprintInput, recordKeyFor } from './hashing.js';
+import { requireIssuedKey } from './keyIssuer.js';
 import { type IdempotencyOptions, type ResolvedIdempotencyOptions, resolveOptions } from './options.js';
 import { decodeOutcome, storedErrorToTRPCError } from './outcome.js';
 import { procedureFacts } from './procedureFacts.js';
@@ -64,8 +65,13 @@ export function createIdempotency<TContext extends IdempotencyRequestContext, TR
     const parsed = parseIdempotencyKey(...request.keyHeaders);
     if (!parsed.ok) {
       if (parsed.code === 'KEY_MISSING' && !config.required) return opts.next({ ctx: { idempotency: null } });
-      throw new IdempotencyError(parsed.code, parsed.message);
+      throw new IdempotencyError(
+        parsed.code,
+        parsed.message,
+        parsed.code === 'KEY_INVALID' ? { reason: parsed.reason } : {},
+      );
     }
+    if (config.issuedKeys) await requireIssuedKey(config.issuedKeys, parsed.key, opts.ctx);
     const facts = procedureFacts(request, opts.batchIndex ?? 0);
     if (!facts) throw misconfigured('ctx.idempotencyRequest carries no tRPC call info');
     const transformer: CombinedDataTransformer | undefined = config.serializer ?? facts.transformer;

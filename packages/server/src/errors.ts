@@ -3,6 +3,7 @@ import {
   IDEMPOTENCY_ERROR_TRPC_CODES,
   type IdempotencyErrorCode,
   type IdempotencyErrorData,
+  type KeyInvalidReason,
   readIdempotencyErrorData,
 } from '@trpc-idempotency/protocol';
 
@@ -13,12 +14,16 @@ import {
 export class IdempotencyError extends TRPCError {
   readonly idempotency: IdempotencyErrorData;
 
-  constructor(code: IdempotencyErrorCode, message: string, options: { retryAfterMs?: number; cause?: unknown } = {}) {
+  constructor(
+    code: IdempotencyErrorCode,
+    message: string,
+    options: { retryAfterMs?: number; reason?: KeyInvalidReason; cause?: unknown } = {},
+  ) {
     super({ code: IDEMPOTENCY_ERROR_TRPC_CODES[code].trpcCode, message, cause: options.cause });
-    this.idempotency =
-      options.retryAfterMs === undefined
-        ? { code }
-        : { code, retryAfterMs: Math.max(0, Math.ceil(options.retryAfterMs)) };
+    const data: IdempotencyErrorData = { code };
+    if (options.retryAfterMs !== undefined) data.retryAfterMs = Math.max(0, Math.ceil(options.retryAfterMs));
+    if (options.reason !== undefined) data.reason = options.reason;
+    this.idempotency = data;
   }
 }
 

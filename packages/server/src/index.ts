@@ -3,6 +3,8 @@ export {
   IDEMPOTENT_REPLAYED_HEADER,
   type IdempotencyErrorCode,
   type IdempotencyErrorData,
+  KEY_INVALID_REASONS,
+  type KeyInvalidReason,
   LEGACY_IDEMPOTENCY_KEY_HEADER,
 } from '@trpc-idempotency/protocol';
 export {
@@ -12,6 +14,13 @@ export {
 } from './createIdempotency.js';
 export { getIdempotencyErrorData, IdempotencyError, idempotencyErrorFormatter } from './errors.js';
 export type { IdempotencyEvent, IdempotencyEventType } from './events.js';
+export {
+  createKeyIssuer,
+  type IssuedKey,
+  type IssuedKeyVerdict,
+  type KeyIssuer,
+  type KeyIssuerOptions,
+} from './keyIssuer.js';
 export { LeaseLostError, leaseSafetyMarginMs } from './leaseKeeper.js';
 export { type IdempotencyOptions, type ScopeFunction, storeClientErrors } from './options.js';
 export type { Serializer } from './outcome.js';

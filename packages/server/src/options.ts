@@ -6,6 +6,7 @@ import {
   getDataTransformer,
 } from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotencyEvent } from './events.js';
+import type { KeyIssuer } from './keyIssuer.js';
 import type { IdempotencyStore } from './store/types.js';
 
 /** A function of the request context that says whose key it is: a user, tenant or API key id. */
@@ -44,6 +45,11 @@ export interface IdempotencyOptions<TContext> {
   namespace?: string;
   /** Called at each step, for logs and metrics. It must not throw; errors it throws are ignored. */
   onEvent?: (event: IdempotencyEvent) => void;
+  /**
+   * Accept only keys this issuer (`createKeyIssuer`) issued for the caller's scope; any other key gets 400
+   * `KEY_INVALID` with a `reason` (`not_issued`, `signature`, `expired`). Default: any well-formed key.
+   */
+  issuedKeys?: KeyIssuer<TContext>;
 }
 
 /** The options with their defaults filled in. */
@@ -60,6 +66,7 @@ export interface ResolvedIdempotencyOptions<TContext> {
   serializer: CombinedDataTransformer | undefined;
   namespace: string;
   onEvent: ((event: IdempotencyEvent) => void) | undefined;
+  issuedKeys: KeyIssuer<TContext> | undefined;
 }
 
 const TRANSIENT_CLIENT_ERRORS = new Set([408, 429, 499]);
@@ -91,6 +98,7 @@ const KNOWN_OPTIONS = new Set([
   'serializer',
   'namespace',
   'onEvent',
+  'issuedKeys',
 ]);
 
 const STORE_METHODS = ['claim', 'complete', 'release', 'renewLease'] as const;
@@ -144,6 +152,10 @@ export function resolveOptions<TContext>(options: IdempotencyOptions<TContext>):
       'must have serialize and deserialize (superjson itself fits), or be a tRPC { input, output } transformer',
     );
   }
+  const issuedKeys = given.issuedKeys;
+  if (issuedKeys !== undefined && !(isObjectLike(issuedKeys) && typeof issuedKeys.verify === 'function')) {
+    bad('issuedKeys', 'must be a key issuer made by createKeyIssuer()');
+  }
   const namespace = given.namespace ?? DEFAULTS.namespace;
   if (typeof namespace !== 'string' || namespace === '') bad('namespace', 'must be a non-empty string');
 
@@ -160,6 +172,7 @@ export function resolveOptions<TContext>(options: IdempotencyOptions<TContext>):
     serializer: serializer === undefined ? undefined : getDataTransformer(serializer),
     namespace,
     onEvent: given.onEvent,
+    issuedKeys,
   };
 }
 

@@ -4,6 +4,7 @@ import type { AnyRouter } from '@trpc/server/unstable-core-do-not-import';
 import { IDEMPOTENT_REPLAYED_HEADER } from '@trpc-idempotency/protocol';
 import { parseRetryAfter, planInProgressDelay, planRetryDelay } from '../backoff.js';
 import type { AttemptEvent, IdempotencyResultMeta } from '../events.js';
+import { type OnlineSource, whenOnline } from '../online.js';
 import type { ResolvedRetrySettings, Schedule } from '../options.js';
 import type { ObservedResponse, ResponseProbe } from '../responseProbe.js';
 import { classifyFailure, type FailureReason, type FailureVerdict } from '../retryPolicy.js';
@@ -25,6 +26,8 @@ export interface AttemptSequenceArgs {
   schedule: Schedule;
   onAttempt?: (event: AttemptEvent) => void;
   probe?: ResponseProbe;
+  /** With it, attempts wait while it is offline, and one that failed while offline is not counted. */
+  online?: OnlineSource;
   /** Called once, when the sequence has ended for any reason. */
   onSettled: () => void;
 }
@@ -53,6 +56,7 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
   let settled = false;
   let attempt = 0;
   let inProgressWaits = 0;
+  let offlineWaits = 0;
   let firstInProgressAt: number | undefined;
   let attemptStartedAt = 0;
   let inFlight: Unsubscribable | undefined;
@@ -130,7 +134,7 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
       inProgressWaits += 1;
       return planInProgressDelay(inProgressWaits, retry, verdict.retryAfterMs, budgetLeftMs, args.random);
     }
-    const counted = attempt - inProgressWaits;
+    const counted = attempt - inProgressWaits - offlineWaits;
     if (counted >= retry.attempts) return undefined;
     return planRetryDelay(counted, retry, verdict.retryAfterMs, args.random);
   };
@@ -145,6 +149,13 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
       aborted: false,
     });
     const facts = { durationMs: elapsed(), reason: verdict.reason as FailureReason, status: verdict.status, error };
+    // No answer because the network is gone: wait for it, without using up an attempt.
+    if ((verdict.reason === 'network' || verdict.reason === 'timeout') && args.online && !args.online.isOnline()) {
+      offlineWaits += 1;
+      report({ ...facts, outcome: 'retrying', delayMs: 0, reason: 'offline' });
+      send();
+      return;
+    }
     const delayMs = verdict.retryable ? planNextAttempt(verdict) : undefined;
     if (delayMs !== undefined) {
       report({ outcome: 'retrying', delayMs, ...facts });
@@ -158,7 +169,19 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
     settle((caller) => caller.error(error));
   };
 
+  /** Sends the next attempt, once the network is there. */
   function send(): void {
+    if (settled) return;
+    if (!args.online || args.online.isOnline()) {
+      sendNow();
+      return;
+    }
+    whenOnline(args.online, stop.signal).then(sendNow, () => {
+      // Every caller left while offline: abandon() has already settled the sequence.
+    });
+  }
+
+  function sendNow(): void {
     if (settled) return;
     attempt += 1;
     attemptStartedAt = now();

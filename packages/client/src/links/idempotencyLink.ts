@@ -1,5 +1,5 @@
 import { type Operation, type OperationResultEnvelope, TRPCClientError, type TRPCLink } from '@trpc/client';
-import { observable } from '@trpc/server/observable';
+import { type Observable, observable } from '@trpc/server/observable';
 import type { AnyRouter, DataTransformerOptions } from '@trpc/server/unstable-core-do-not-import';
 import {
   canonicalJson,
@@ -9,6 +9,7 @@ import {
 } from '@trpc-idempotency/protocol';
 import type { IdempotencyResultMeta } from '../events.js';
 import { deriveIdempotencyKey, randomIdempotencyKey } from '../keys.js';
+import { whenOnline } from '../online.js';
 import {
   type IdempotencyLinkOptions,
   type ResolvedLinkOptions,
@@ -76,7 +77,7 @@ export function createIdempotencyLink<TRouter extends AnyRouter>(
         (observer) => {
           let closed = false;
           let leave: (() => void) | undefined;
-          keyCall(config, serialize, op).then(
+          keyCall(config, serialize, op, next).then(
             (call) => {
               if (closed) return;
               const { sharingId } = call;
@@ -94,6 +95,7 @@ export function createIdempotencyLink<TRouter extends AnyRouter>(
                 schedule: config.schedule,
                 onAttempt: config.onAttempt,
                 probe: internals.probe,
+                online: config.online,
                 onSettled: () => {
                   if (sharingId !== undefined && inFlight.get(sharingId) === sequence) inFlight.delete(sharingId);
                 },
@@ -124,6 +126,7 @@ async function keyCall(
   config: ResolvedLinkOptions,
   serialize: (input: unknown) => unknown,
   op: Operation,
+  next: (op: Operation) => Observable<OperationResultEnvelope<unknown, TRPCClientError<AnyRouter>>, unknown>,
 ): Promise<KeyedCall> {
   const perCall = op.context.idempotency === false ? undefined : op.context.idempotency;
   const { retry, onResult } = resolveCallOptions(config.retry, perCall);
@@ -149,6 +152,10 @@ async function keyCall(
       throw new TypeError(`idempotencyLink: option "user" gave no user for key: 'derive' (got ${String(user)}).`);
     }
     key = await deriveIdempotencyKey({ user, path: op.path, serializedInput: serializedInput() });
+  } else if (config.key === 'server') {
+    if (config.online) await whenOnline(config.online, op.signal ?? undefined);
+    key = await issueServerKey(next, config.keyProcedure, op);
+    shareable = false;
   } else {
     key = randomIdempotencyKey();
     // New by construction: nothing in flight can have it, so the sharing id is not worth computing.
@@ -162,6 +169,38 @@ async function keyCall(
     ...(onResult ? { onResult } : {}),
     ...(shareable ? { sharingId: canonicalJson([op.path, key, serializedInput()]) } : {}),
   };
+}
+
+/**
+ * Asks the server's key-issuing query for one key (the `'server'` strategy, docs/protocol.md §1). The
+ * query goes down the rest of the chain like any unkeyed call; it answers `{ key, expiresAt }`.
+ */
+function issueServerKey(
+  next: (op: Operation) => Observable<OperationResultEnvelope<unknown, TRPCClientError<AnyRouter>>, unknown>,
+  path: string,
+  op: Operation,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let answer: unknown;
+    next({
+      id: op.id,
+      type: 'query',
+      path,
+      input: undefined,
+      context: { idempotency: false },
+      signal: op.signal,
+    }).subscribe({
+      next(envelope) {
+        answer = (envelope.result as { data?: unknown } | undefined)?.data;
+      },
+      error: reject,
+      complete() {
+        const key = typeof answer === 'object' && answer !== null ? (answer as { key?: unknown }).key : answer;
+        if (typeof key === 'string' && isValidIdempotencyKey(key)) resolve(key);
+        else reject(new TypeError(`The key-issuing query "${path}" did not answer a valid idempotency key.`));
+      },
+    });
+  });
 }
 
 function inputSerializer(transformer: DataTransformerOptions | undefined): (input: unknown) => unknown {

@@ -28,8 +28,16 @@ export function usePayment() {
 
   const mutation = useMutation({
     mutationKey: trpc.payments.create.mutationKey(),
-    mutationFn: ({ input }: { input: PaymentInput; key: string }) =>
-      intent.run((idempotencyKey) => mutateWithMeta(client.payments.create, input, { idempotencyKey })),
+    mutationFn: async ({ input }: { input: PaymentInput; key: string }) => {
+      // A click while another tab pays this intent waits for that tab and takes its answer, with no
+      // request of its own: to this tab the payment was made elsewhere, so it is shown as replayed.
+      let shared = false;
+      const result = await intent.run(
+        (idempotencyKey) => mutateWithMeta(client.payments.create, input, { idempotencyKey }),
+        { input, onShared: () => (shared = true) },
+      );
+      return shared ? { ...result, replayed: true } : result;
+    },
     onSuccess: (result) => setOutcome(paidOutcome(result, callLog.latestCall(result.key))),
     onError: (error, { key }) =>
       setOutcome((shown) =>
