@@ -111,10 +111,13 @@ function sqlState(error: unknown): string | undefined {
   return (unwrap(error) as { code?: string } | undefined)?.code;
 }
 
-/** pg's DatabaseError: an ErrorResponse from the server, as opposed to a broken connection or a timeout. */
+/**
+ * An ERROR the server answered with, as opposed to a broken connection, a timeout, or a FATAL that ends
+ * the session (a shutdown, a crash): after one of those, whether the COMMIT ran is unknown.
+ */
 function fromDatabase(error: unknown): boolean {
-  const cause = unwrap(error);
-  return typeof cause === 'object' && cause !== null && 'severity' in cause && typeof sqlState(error) === 'string';
+  const cause = unwrap(error) as { severity?: unknown } | undefined;
+  return cause?.severity === 'ERROR' && typeof sqlState(error) === 'string';
 }
 
 function asError(error: unknown): Error {
