@@ -168,10 +168,18 @@ describe.skipIf(!installed)(
         const outcomes = await calls;
         const takenOver = await ledger.snapshot();
         victim.signal('SIGCONT');
-        await waitUntil('the woken holders to insert and try to commit', async () => {
-          const stats = await victim.stats();
-          return stats.ledgerInserts >= INTENTS && (stats.events.commitRefused ?? 0) >= INTENTS;
-        });
+        // Each woken holder ends with a refused commit, or, on a machine too busy to answer within the store's
+        // timeout, with a commit that failed in the store (its connection is closed, which rolls it back too).
+        const ended = (stats: Awaited<ReturnType<ServerProcess['stats']>>) =>
+          (stats.events.commitRefused ?? 0) + (stats.events.storeErrorAfterRun ?? 0);
+        await waitUntil(
+          'the woken holders to insert and try to commit',
+          async () => {
+            const stats = await victim.stats();
+            return stats.ledgerInserts >= INTENTS && ended(stats) >= INTENTS;
+          },
+          { timeoutMs: FULL ? 120_000 : 30_000 },
+        );
         const snapshot = await ledger.snapshot();
         const stats = await victim.stats();
         const replays = await replayAll([victim], keys);
@@ -183,20 +191,24 @@ describe.skipIf(!installed)(
           ledgerRows: snapshot.log.length,
           staleWritesMade: stats.ledgerInserts,
           staleCommitsRefused: stats.events.commitRefused ?? 0,
+          staleCommitsFailedInStore: stats.events.storeErrorAfterRun ?? 0,
           staleWritesRolledBack: stats.ledgerInserts - staleRowsCommitted,
         });
 
         expect(outcomes.filter((outcome) => outcome.final.kind !== 'ok')).toEqual([]);
         expect(takenOver.log).toHaveLength(INTENTS);
         expect(stats.ledgerInserts).toBe(INTENTS);
-        expect(stats.events.commitRefused).toBe(INTENTS);
+        expect(ended(stats)).toBe(INTENTS);
         expect(staleRowsCommitted).toBe(0);
         for (let index = 0; index < INTENTS; index++) {
           const intent = `intent-${index}`;
-          expect(snapshot.runs.get(intent)).toBe(2);
+          // Two runs at least: the victim's, and the takeover's. On a loaded machine a takeover may lose its own
+          // lease before it commits; it rolls back too and a third run commits. Runs vary; the one row does not.
+          expect(snapshot.runs.get(intent)).toBeGreaterThanOrEqual(2);
           expect(snapshot.entries.get(intent)).toBe(1);
           const entry = snapshot.log.find((logged) => logged.intent === intent)!;
-          expect(entry.fence).toBe(2);
+          expect(entry.fence).toBeGreaterThanOrEqual(2);
+          expect(entry.pid).not.toBe(victim.pid);
           const replay = replays[index]!;
           expect(replay.kind === 'ok' && replay.data.orderId).toBe(entry.orderId);
         }

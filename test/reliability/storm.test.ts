@@ -56,7 +56,9 @@ async function redisRig(): Promise<StormRig> {
  * written in the handler's transaction, with no fence check and no unique constraint.
  */
 async function postgresRig(): Promise<StormRig> {
-  const cluster = await startPostgresCluster({ max_connections: '200' });
+  const poolSize = 2 * INTENTS_AT_ONCE + 10;
+  // Every process may open its whole pool; a server that refuses connections would fail the handlers' writes.
+  const cluster = await startPostgresCluster({ max_connections: String(PROCESSES * poolSize + 20) });
   const table = testTable('rel_storm');
   const admin = testPool(cluster.url, 1);
   await createSchema(admin, { table });
@@ -66,7 +68,7 @@ async function postgresRig(): Promise<StormRig> {
     store: 'postgres',
     postgresUrl: cluster.url,
     table,
-    poolSize: 2 * INTENTS_AT_ONCE + 10,
+    poolSize,
     leaseMs: 5000,
     pgLedger: ledger.tables,
     handlerSleepMs: [5, 60],
