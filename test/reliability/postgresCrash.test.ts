@@ -132,10 +132,11 @@ describe.skipIf(!installed)(
         expect(finals.filter((answer) => answer.kind !== 'ok')).toEqual([]);
         for (let index = 0; index < INTENTS; index++) {
           const intent = `intent-${index}`;
-          expect(snapshot.runs.get(intent)).toBe(2);
+          // The victim's run and the takeover's (a third when a takeover lost its own lease on a busy machine).
+          expect(snapshot.runs.get(intent)).toBeGreaterThanOrEqual(2);
           expect(snapshot.entries.get(intent)).toBe(1);
           const entry = snapshot.log.find((logged) => logged.intent === intent)!;
-          expect(entry.fence).toBe(2);
+          expect(entry.fence).toBeGreaterThanOrEqual(2);
           expect(entry.pid).not.toBe(victim.pid);
           const final = finals[index]!;
           expect(final.kind === 'ok' && final.data.orderId).toBe(entry.orderId);
