@@ -92,10 +92,7 @@ export async function startPostgresCluster(settings: Record<string, string> = {}
 
 function childPids(pid: number): number[] {
   const out = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout;
-  return out
-    .split('\n')
-    .filter(Boolean)
-    .map(Number);
+  return out.split('\n').filter(Boolean).map(Number);
 }
 
 function alive(pid: number): boolean {
