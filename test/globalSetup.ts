@@ -1,5 +1,6 @@
 import 'vitest';
 import type { TestProject } from 'vitest/node';
+import { openTestDatabase, type PostgresDatabase } from './support/postgresDatabase.js';
 import {
   assertRedisServerInstalled,
   hasRedisServer,
@@ -15,6 +16,8 @@ declare module 'vitest' {
     redisUrl: string;
     /** The startup nodes of a private 3-master Redis Cluster, or null when REDIS_URL was given and there is no redis-server. */
     redisCluster: Array<{ host: string; port: number }> | null;
+    /** A database the tests may create tables in, or null when there is no PostgreSQL (the tests skip, except under CI=true). */
+    postgresUrl: string | null;
   }
 }
 
@@ -22,13 +25,19 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const external = process.env.REDIS_URL;
   if (!external) assertRedisServerInstalled();
-  const [single, cluster]: [RedisProcess | undefined, RedisClusterProcess | undefined] = await Promise.all([
+  const [single, cluster, postgres]: [
+    RedisProcess | undefined,
+    RedisClusterProcess | undefined,
+    PostgresDatabase | undefined,
+  ] = await Promise.all([
     external ? undefined : startRedis(),
     hasRedisServer() ? startRedisCluster(3, 0) : undefined,
+    openTestDatabase(),
   ]);
   project.provide('redisUrl', external ?? single!.url);
   project.provide('redisCluster', cluster?.startupNodes ?? null);
+  project.provide('postgresUrl', postgres?.url ?? null);
   return async () => {
-    await Promise.all([single?.stop(), cluster?.stop()]);
+    await Promise.all([single?.stop(), cluster?.stop(), postgres?.drop()]);
   };
 }

@@ -21,6 +21,9 @@ export interface ScenarioSummary {
   /** Medians over the rounds. */
   serverCpuUsPerRequest: number;
   redisUsPerRequest: number;
+  /** Over all requests of the measured windows, as for Redis calls; NaN without PostgreSQL. */
+  pgStatementsPerRequest: number;
+  pgRoundTripsPerRequest: number;
   problems: string[];
 }
 
@@ -63,6 +66,10 @@ export function summarise(rounds: ScenarioResult[][]): ScenarioSummary[] {
         results.reduce((sum, result) => sum + result.insideScriptCallsPerRequest * result.served, 0) / served,
       serverCpuUsPerRequest: median(results.map((result) => result.serverCpuUsPerRequest)),
       redisUsPerRequest: median(results.map((result) => result.redisUsPerRequest)),
+      pgStatementsPerRequest:
+        results.reduce((sum, result) => sum + result.pgStatementsPerRequest * result.served, 0) / served,
+      pgRoundTripsPerRequest:
+        results.reduce((sum, result) => sum + result.pgRoundTripsPerRequest * result.served, 0) / served,
       problems: results.flatMap((result, i) => result.problems.map((problem) => `round ${i + 1}: ${problem}`)),
     };
   });

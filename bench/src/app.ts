@@ -1,10 +1,12 @@
 import { initTRPC } from '@trpc/server';
+import type { PostgresStore } from '@trpc-idempotency/postgres';
 import {
   createIdempotency,
   type IdempotencyStore,
   idempotencyErrorFormatter,
   nodeIdempotencyContext,
 } from '@trpc-idempotency/server';
+import type pg from 'pg';
 import superjson from 'superjson';
 import { z } from 'zod';
 
@@ -54,6 +56,8 @@ export interface BenchStores {
   /** The same Redis through node-redis, by the bench-only shim of nodeRedisShim.ts (an experiment). */
   redisNodeRedis: IdempotencyStore;
   cluster?: IdempotencyStore;
+  /** A PostgresStore and its pool, whose handlers write their order row to `ordersTable`. */
+  postgres?: { store: PostgresStore; pool: pg.Pool; ordersTable: string };
 }
 
 /**
@@ -83,6 +87,30 @@ export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters)
     return createOrder(opts);
   };
 
+  const postgres = stores.postgres;
+  const insertOrder = `INSERT INTO ${postgres?.ordersTable} (item, qty, note, fence) VALUES ($1, $2, $3, $4) RETURNING id`;
+  const orderRow = (input: z.infer<typeof orderInput>, fence: number | null) => [
+    input.item,
+    input.qty,
+    input.note,
+    fence,
+  ];
+  const postgresProcedures = postgres && {
+    // The baseline of the transactional scenario: the same row, written without idempotency (autocommit).
+    pgPlainWrite: t.procedure.input(orderInput).mutation(async ({ input }) => {
+      await postgres.pool.query(insertOrder, orderRow(input, null));
+      return createOrder({ input });
+    }),
+    pg: idempotent(postgres.store).input(orderInput).mutation(createOrder),
+    pgTx: t.procedure
+      .use(createIdempotency({ store: postgres.store, scope: (ctx: Context) => ctx.user, transaction: true }))
+      .input(orderInput)
+      .mutation(async ({ ctx, input }) => {
+        await ctx.idempotency.tx.query(insertOrder, orderRow(input, ctx.idempotency.fence));
+        return createOrder({ input });
+      }),
+  };
+
   const procedures = {
     plain: t.procedure.input(orderInput).mutation(createOrder),
     memory: idempotent(stores.memory).input(orderInput).mutation(createOrder),
@@ -91,6 +119,6 @@ export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters)
     redisNodeRedis: idempotent(stores.redisNodeRedis).input(orderInput).mutation(createOrder),
     conflict: idempotent(stores.redis).input(orderInput).mutation(createOrderAfterGate),
   };
-  if (!stores.cluster) return t.router(procedures);
-  return t.router({ ...procedures, cluster: idempotent(stores.cluster).input(orderInput).mutation(createOrder) });
+  const cluster = stores.cluster && { cluster: idempotent(stores.cluster).input(orderInput).mutation(createOrder) };
+  return t.router({ ...procedures, ...cluster, ...postgresProcedures });
 }

@@ -12,9 +12,11 @@ import {
 } from './clientCosts';
 import { type AuditResult, auditCommands, auditTable } from './commandAudit';
 import { readOptions } from './options';
+import { auditPostgres, type PostgresAuditResult, postgresAuditTable } from './postgresAudit';
+import { type BenchPostgres, setUpPostgres } from './postgresSetup';
 import { summariseProfile } from './profileSummary';
 import { setUpRedis } from './redisSetup';
-import { serverTable, serverTargets, targetTable } from './report';
+import { postgresTable, postgresTargets, serverTable, serverTargets, targetTable } from './report';
 import { CONNECTIONS, SCENARIOS } from './scenarios';
 import { runScenario, type ScenarioResult } from './serverBench';
 import { startServer } from './serverHandle';
@@ -24,7 +26,8 @@ const options = readOptions(process.argv.slice(2));
 const startedAt = performance.now();
 const problems: string[] = [];
 const redis = await setUpRedis({ cluster: true });
-const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, Redis ${redis.version} (${redis.source})`;
+const postgres: BenchPostgres | undefined = await setUpPostgres();
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}, Redis ${redis.version} (${redis.source})${postgres ? `, PostgreSQL ${postgres.version} (private, pg_stat_statements)` : ''}`;
 console.log(`trpc-idempotency bench (${options.quick ? 'quick' : 'full'}) on ${machine}`);
 const redisUrls = [redis.url, ...(redis.clusterNodes ?? []).map((node) => `redis://${node.host}:${node.port}`)];
 
@@ -33,9 +36,15 @@ let stores: StoreSummary[] = [];
 let derive: DeriveResult[] = [];
 const links: LinkOverhead[] = [];
 let audit: AuditResult[] = [];
+let postgresAudit: PostgresAuditResult[] = [];
 const cpuProfileDir = options.profile ? mkdtempSync(join(tmpdir(), 'trpc-idem-bench-prof-')) : undefined;
 try {
-  const server = await startServer({ redisUrl: redis.url, clusterNodes: redis.clusterNodes, cpuProfileDir });
+  const server = await startServer({
+    redisUrl: redis.url,
+    clusterNodes: redis.clusterNodes,
+    postgresUrl: postgres?.url,
+    cpuProfileDir,
+  });
   try {
     for (let round = 1; round <= options.rounds; round++) {
       const results: ScenarioResult[] = [];
@@ -43,17 +52,19 @@ try {
       for (const connections of CONNECTIONS) {
         for (const scenario of SCENARIOS) {
           if (options.only.length > 0 && !options.only.includes(scenario.id)) continue;
-          if (options.quick && scenario.experiment && connections === 1) continue;
+          if (options.quick && (scenario.experiment || scenario.postgres) && connections === 1) continue;
           if (options.profile && (scenario.id !== (options.only[0] ?? 'redis-fresh') || connections !== 64)) continue;
           if (scenario.needsCluster && !redis.clusterNodes) {
             console.log(`skipped ${scenario.id}: no redis-server binary to build a cluster`);
             continue;
           }
-          const result = await runScenario(server, redisUrls, scenario, connections, options);
+          if (scenario.postgres && !postgres) continue;
+          const result = await runScenario(server, redisUrls, scenario, connections, options, postgres);
           results.push(result);
           console.log(
             `round ${round}/${options.rounds} ${scenario.id} @${connections}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
-              `${result.redisCallsPerRequest.toFixed(2)} redis calls/req${result.problems.length ? ` PROBLEMS: ${result.problems.join('; ')}` : ''}`,
+              `${result.redisCallsPerRequest.toFixed(2)} redis calls/req` +
+              `${scenario.postgres ? `, ${result.pgStatementsPerRequest.toFixed(2)} pg statements/req, ${result.pgRoundTripsPerRequest.toFixed(2)} pg round trips/req` : ''}${result.problems.length ? ` PROBLEMS: ${result.problems.join('; ')}` : ''}`,
           );
           for (const problem of result.problems) problems.push(`${scenario.id} @${connections}: ${problem}`);
         }
@@ -66,6 +77,7 @@ try {
           problems.push(`MONITOR audit, ${result.kind}: ${result.topLevelPerRequest} top-level commands per request`);
         }
       }
+      if (postgres) postgresAudit = await auditPostgres(server, postgres);
     }
     if (!options.skipClient) {
       derive = await measureDerive(options.quick ? 0.1 : 2);
@@ -88,6 +100,7 @@ try {
   }
 } finally {
   await redis.stop();
+  await postgres?.stop();
 }
 
 if (cpuProfileDir) {
@@ -101,7 +114,19 @@ console.log(
 );
 const summaries = summarise(rounds);
 console.log(serverTable(summaries));
-const targets = [...serverTargets(summaries), ...storeTargets(stores)];
+const targets = [...serverTargets(summaries), ...postgresTargets(summaries), ...storeTargets(stores)];
+if (summaries.some((summary) => summary.scenario.postgres)) {
+  console.log(
+    '\n## PostgresStore scenarios (same run, same rounds; "plain write" is the same handler writing its row without idempotency)\n',
+  );
+  console.log(postgresTable(summaries));
+}
+if (postgresAudit.length > 0) {
+  console.log(
+    '\n## PostgreSQL statements and round trips per request, exact (pg_stat_statements, 10 sequential requests each)\n',
+  );
+  console.log(postgresAuditTable(postgresAudit));
+}
 if (audit.length > 0) {
   console.log('\n## Redis commands per request, exact, from MONITOR (10 sequential requests each)\n');
   console.log(auditTable(audit));
@@ -120,7 +145,11 @@ console.log(`\nMachine: ${machine}. Total time ${((performance.now() - startedAt
 if (options.json)
   writeFileSync(
     options.json,
-    JSON.stringify({ machine, options, summaries, rounds, audit, stores, derive, links, targets }, null, 2),
+    JSON.stringify(
+      { machine, options, summaries, rounds, audit, postgresAudit, stores, derive, links, targets },
+      null,
+      2,
+    ),
   );
 
 if (problems.length > 0) {

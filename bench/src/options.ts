@@ -20,7 +20,8 @@ export interface BenchOptions {
 const USAGE = `npm run bench -- [--quick] [--only redis-fresh,plain] [--profile] [--skip-stores] [--skip-client] [--json file]
   --quick        smoke check: short runs, < 60 s; exits non-zero when a scenario misbehaves
   --only ids     server scenarios to run: plain, memory-fresh, redis-fresh, redis-fresh-pipelined,
-                 redis-fresh-node-redis, redis-replay, cluster-fresh, redis-conflict
+                 redis-fresh-node-redis, redis-replay, cluster-fresh, redis-conflict, pg-plain-write,
+                 pg-fresh, pg-replay, pg-tx-fresh (the pg-* ones need PostgreSQL installed: a private cluster)
   --profile      CPU-profile the server during one scenario at 64 connections (the first --only id, default
                  redis-fresh) and summarise the profile
   REDIS_URL      use this Redis instead of starting a private redis-server (the cluster is always private)`;

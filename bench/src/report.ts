@@ -35,6 +35,87 @@ export function serverTable(summaries: ScenarioSummary[]): string {
   );
 }
 
+/**
+ * The PostgresStore rows: what each request costs in statements and round trips, and its throughput
+ * against the plain mutation and against the same handler writing its row without idempotency.
+ */
+export function postgresTable(summaries: ScenarioSummary[]): string {
+  const rows = [...summaries]
+    .filter((summary) => summary.scenario.postgres)
+    .sort((a, b) => a.connections - b.connections)
+    .map((summary) => {
+      const write = find(summaries, 'pg-plain-write', summary.connections);
+      return [
+        summary.scenario.label,
+        String(summary.connections),
+        fixed(summary.rps, 0),
+        fixed(summary.p50Ms, 2),
+        fixed(summary.p99Ms, 2),
+        fixed(summary.pgStatementsPerRequest, 2),
+        fixed(summary.pgRoundTripsPerRequest, 2),
+        fixed(summary.ratioToPlain, 2),
+        fixed(write ? summary.rps / write.rps : Number.NaN, 2),
+        fixed(summary.serverCpuUsPerRequest, 0),
+        summary.problems.length > 0 ? 'FAILED' : 'ok',
+      ];
+    });
+  return markdownTable(
+    [
+      'scenario',
+      'conns',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'pg stmts/req',
+      'pg round trips/req',
+      'ratio vs plain',
+      'ratio vs plain write',
+      'server CPU µs/req',
+      'check',
+    ],
+    rows,
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+  );
+}
+
+/** The PostgresStore targets: exact statements and round trips, measured under load. */
+export function postgresTargets(summaries: ScenarioSummary[]): TargetCheck[] {
+  if (!summaries.some((summary) => summary.scenario.postgres)) return [];
+  const values = (id: string, pick: (summary: ScenarioSummary) => number) =>
+    summaries.filter((summary) => summary.scenario.id === id).map(pick);
+  const exact = (measured: number[], expected: number) =>
+    measured.length > 0 ? measured.every((value) => Math.abs(value - expected) <= 0.01) : undefined;
+  const txTrips = values('pg-tx-fresh', (summary) => summary.pgRoundTripsPerRequest);
+  const writeTrips = values('pg-plain-write', (summary) => summary.pgRoundTripsPerRequest);
+  const list = (measured: number[]) => measured.map((value) => fixed(value, 3)).join(', ');
+  return [
+    {
+      target: 'a fresh PostgresStore request runs exactly 2 statements in 2 round trips (claim, complete)',
+      measured: `${list(values('pg-fresh', (summary) => summary.pgStatementsPerRequest))} statements; ${list(values('pg-fresh', (summary) => summary.pgRoundTripsPerRequest))} round trips`,
+      met: exact(
+        values('pg-fresh', (summary) => summary.pgRoundTripsPerRequest),
+        2,
+      ),
+    },
+    {
+      target: 'a PostgresStore replay runs exactly 1 statement in 1 round trip',
+      measured: list(values('pg-replay', (summary) => summary.pgStatementsPerRequest)),
+      met: exact(
+        values('pg-replay', (summary) => summary.pgStatementsPerRequest),
+        1,
+      ),
+    },
+    {
+      target: 'a transactional fresh request costs at most 2 round trips more than the handler writing its row alone',
+      measured: `${list(txTrips)} against ${list(writeTrips)}`,
+      met:
+        txTrips.length > 0 && writeTrips.length > 0
+          ? Math.max(...txTrips) <= Math.min(...writeTrips) + 2 + 0.01
+          : undefined,
+    },
+  ];
+}
+
 /** One line per target of the issue, with the measured figure and whether it was met. */
 export interface TargetCheck {
   target: string;

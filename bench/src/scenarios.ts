@@ -8,10 +8,24 @@ export interface Scenario {
     | 'redis-fresh-node-redis'
     | 'redis-replay'
     | 'cluster-fresh'
-    | 'redis-conflict';
+    | 'redis-conflict'
+    | 'pg-plain-write'
+    | 'pg-fresh'
+    | 'pg-replay'
+    | 'pg-tx-fresh';
   label: string;
   /** The procedure of the bench router (app.ts) that it calls. */
-  path: 'plain' | 'memory' | 'redis' | 'redisPipelined' | 'redisNodeRedis' | 'cluster' | 'conflict';
+  path:
+    | 'plain'
+    | 'memory'
+    | 'redis'
+    | 'redisPipelined'
+    | 'redisNodeRedis'
+    | 'cluster'
+    | 'conflict'
+    | 'pgPlainWrite'
+    | 'pg'
+    | 'pgTx';
   /** `fresh`: a new key per request; `replay`: one key completed beforehand; `conflict`: one key whose holder is still running. */
   keys: 'none' | 'fresh' | 'replay' | 'conflict';
   /** The HTTP status every measured request must get. */
@@ -21,6 +35,11 @@ export interface Scenario {
   /** Handler runs per request that a correct run makes. */
   handlerRunsPerRequest: 0 | 1;
   needsCluster?: boolean;
+  /**
+   * A PostgresStore scenario: the statements PostgreSQL runs per request (pg_stat_statements, top level)
+   * and the round trips the server's pg clients make per request, as a correct run makes them.
+   */
+  postgres?: { statementsPerRequest: number; roundTripsPerRequest: number };
   /** A variant of the store's client rather than a scenario of the issue; `--quick` runs it at 64 connections only. */
   experiment?: boolean;
 }
@@ -101,6 +120,48 @@ export const SCENARIOS: readonly Scenario[] = [
     status: 409,
     redisCallsPerRequest: 1,
     handlerRunsPerRequest: 0,
+  },
+  {
+    id: 'pg-plain-write',
+    label: 'plain tRPC mutation writing its row to PostgreSQL',
+    path: 'pgPlainWrite',
+    keys: 'none',
+    status: 200,
+    redisCallsPerRequest: 0,
+    handlerRunsPerRequest: 1,
+    postgres: { statementsPerRequest: 1, roundTripsPerRequest: 1 },
+  },
+  {
+    id: 'pg-fresh',
+    label: 'PostgresStore, fresh key',
+    path: 'pg',
+    keys: 'fresh',
+    status: 200,
+    redisCallsPerRequest: 0,
+    handlerRunsPerRequest: 1,
+    // claim, complete
+    postgres: { statementsPerRequest: 2, roundTripsPerRequest: 2 },
+  },
+  {
+    id: 'pg-replay',
+    label: 'PostgresStore, replay',
+    path: 'pg',
+    keys: 'replay',
+    status: 200,
+    redisCallsPerRequest: 0,
+    handlerRunsPerRequest: 0,
+    postgres: { statementsPerRequest: 1, roundTripsPerRequest: 1 },
+  },
+  {
+    id: 'pg-tx-fresh',
+    label: 'PostgresStore, transaction: true, fresh key, writing its row',
+    path: 'pgTx',
+    keys: 'fresh',
+    status: 200,
+    redisCallsPerRequest: 0,
+    handlerRunsPerRequest: 1,
+    // BEGIN; claim; COMMIT; BEGIN | INSERT | complete; COMMIT
+    postgres: { statementsPerRequest: 7, roundTripsPerRequest: 3 },
   },
 ];
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type CommandCounts, commandDelta, settledCommandCounts } from './commandStats';
 import { type LoadResult, postOrder, runLoad } from './load';
+import type { BenchPostgres } from './postgresSetup';
 import type { Scenario } from './scenarios';
 import type { ServerHandle } from './serverHandle';
 import type { ServerStats } from './serverMessages';
@@ -28,6 +29,10 @@ export interface ScenarioResult extends LoadResult {
   /** Calls Redis counted from inside scripts, per request (reported apart; not part of the figure above). */
   insideScriptCallsPerRequest: number;
   handlerRunsPerRequest: number;
+  /** Statements PostgreSQL ran (top level, pg_stat_statements) per request; NaN without PostgreSQL. */
+  pgStatementsPerRequest: number;
+  /** Queries the server's pg clients sent per request, each one round trip; NaN without PostgreSQL. */
+  pgRoundTripsPerRequest: number;
   /** What was wrong with the run; empty when it behaved as the scenario says it must. */
   problems: string[];
 }
@@ -62,6 +67,7 @@ export async function runScenario(
   scenario: Scenario,
   connections: number,
   timing: Timing,
+  postgres?: BenchPostgres,
 ): Promise<ScenarioResult> {
   const problems: string[] = [];
   const fixedKey = `bench-${scenario.keys}-${randomUUID()}`;
@@ -78,8 +84,10 @@ export async function runScenario(
 
   await runLoad({ ...load, durationSec: timing.warmupSec });
   const [countsBefore, statsBefore] = await settled(server, redisUrls);
+  const statementsBefore = await postgres?.statements();
   const result = await runLoad({ ...load, durationSec: timing.durationSec });
   const [countsAfter, statsAfter] = await settled(server, redisUrls);
+  const statementsAfter = await postgres?.statements();
 
   if (holder) {
     await server.openGate();
@@ -91,6 +99,24 @@ export async function runScenario(
   const calls = commandDelta(countsBefore, countsAfter);
   const redisCallsPerRequest = served > 0 ? calls.topLevel / served : Number.NaN;
   const handlerRunsPerRequest = served > 0 ? (statsAfter.runs - statsBefore.runs) / served : Number.NaN;
+
+  const pgStatementsPerRequest =
+    statementsBefore && statementsAfter && served > 0
+      ? (statementsAfter.total - statementsBefore.total) / served
+      : Number.NaN;
+  const pgRoundTripsPerRequest =
+    postgres && served > 0 ? (statsAfter.pgRoundTrips - statsBefore.pgRoundTrips) / served : Number.NaN;
+  if (scenario.postgres) {
+    const { statementsPerRequest, roundTripsPerRequest } = scenario.postgres;
+    for (const [what, measured, expected] of [
+      ['statements', pgStatementsPerRequest, statementsPerRequest],
+      ['round trips', pgRoundTripsPerRequest, roundTripsPerRequest],
+    ] as const) {
+      if (!(Math.abs(measured - expected) <= (expected * connections) / Math.max(1, served) + 0.005)) {
+        problems.push(`expected ${expected} PostgreSQL ${what} per request, measured ${measured.toFixed(3)}`);
+      }
+    }
+  }
 
   const unexpected = Object.entries(result.statuses).filter(([status]) => Number(status) !== scenario.status);
   if (unexpected.length > 0) {
@@ -126,6 +152,8 @@ export async function runScenario(
     redisCallsPerRequest,
     insideScriptCallsPerRequest: served > 0 ? calls.insideScripts / served : Number.NaN,
     handlerRunsPerRequest,
+    pgStatementsPerRequest,
+    pgRoundTripsPerRequest,
     problems,
   };
 }

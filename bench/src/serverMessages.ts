@@ -2,6 +2,8 @@
 export interface ServerConfig {
   redisUrl: string;
   clusterNodes?: Array<{ host: string; port: number }>;
+  /** The private PostgreSQL of the PostgresStore scenarios, when PostgreSQL is installed. */
+  postgresUrl?: string;
 }
 
 /** Messages from the runner to the server process. */
@@ -10,7 +12,15 @@ export type ServerRequest = { type: 'stats' } | { type: 'openGate' } | { type: '
 /** Messages from the server process to the runner. */
 export type ServerReply =
   | { type: 'ready'; port: number }
-  | { type: 'stats'; runs: number; requests: number; waiting: number; cpuUs: number }
+  | {
+      type: 'stats';
+      runs: number;
+      requests: number;
+      waiting: number;
+      cpuUs: number;
+      /** Queries the server's pg clients sent: pg sends one at a time, so each is one round trip. */
+      pgRoundTrips: number;
+    }
   | { type: 'gateOpened' };
 
 /** What the server process has counted since it started. */

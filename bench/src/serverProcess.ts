@@ -4,11 +4,14 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import { PostgresStore } from '@trpc-idempotency/postgres';
 import { MemoryStore, RedisStore } from '@trpc-idempotency/server';
 import { Cluster, Redis } from 'ioredis';
+import pg from 'pg';
 import { createClient } from 'redis';
 import { buildBenchRouter, createContext, newCounters, openGate } from './app';
 import { nodeRedisAsIoredis } from './nodeRedisShim';
+import { ORDERS_TABLE } from './postgresSetup';
 import type { ServerConfig, ServerReply, ServerRequest } from './serverMessages';
 
 const config = JSON.parse(process.env.BENCH_SERVER_CONFIG ?? '{}') as ServerConfig;
@@ -21,6 +24,17 @@ const cluster = config.clusterNodes
   : undefined;
 const counters = newCounters();
 let requests = 0;
+let pgRoundTrips = 0;
+// Enough connections that no request waits for one: a transactional handler holds one while it runs.
+const pool = config.postgresUrl ? new pg.Pool({ connectionString: config.postgresUrl, max: 100 }) : undefined;
+// Counts every query the pool's clients send; node-postgres sends one at a time, so each is a round trip.
+pool?.on('connect', (client) => {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+    pgRoundTrips++;
+    return query(...args);
+  };
+});
 
 const router = buildBenchRouter(
   {
@@ -29,6 +43,7 @@ const router = buildBenchRouter(
     redisPipelined: new RedisStore({ redis: pipelined, prefix: 'bench:' }),
     redisNodeRedis: new RedisStore({ redis: nodeRedisAsIoredis(nodeRedis), prefix: 'bench:' }),
     cluster: cluster ? new RedisStore({ redis: cluster, prefix: 'bench:' }) : undefined,
+    postgres: pool && { store: new PostgresStore({ pool }), pool, ordersTable: ORDERS_TABLE },
   },
   counters,
 );
@@ -49,7 +64,14 @@ function send(message: ServerReply): void {
 process.on('message', (message: ServerRequest) => {
   switch (message.type) {
     case 'stats':
-      send({ type: 'stats', runs: counters.runs, requests, waiting: counters.gate.waiting, cpuUs: cpuUs() });
+      send({
+        type: 'stats',
+        runs: counters.runs,
+        requests,
+        waiting: counters.gate.waiting,
+        cpuUs: cpuUs(),
+        pgRoundTrips,
+      });
       break;
     case 'openGate':
       openGate(counters);
@@ -62,6 +84,7 @@ process.on('message', (message: ServerRequest) => {
       pipelined.disconnect();
       void nodeRedis.disconnect();
       cluster?.disconnect();
+      void pool?.end();
       // A clean exit, so that --cpu-prof writes its profile.
       setImmediate(() => process.exit(0));
       break;

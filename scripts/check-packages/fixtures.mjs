@@ -14,10 +14,10 @@ const tooling = () => [installed('typescript'), installed('@types/node')];
  * `ours`: the folders under packages/ whose tarballs are installed (protocol always: it is not on the registry).
  * `peers`: what the app installs itself. `parts`: the pieces of check.mts / check.cts (see PARTS).
  * Optional peers: server-only keeps to MemoryStore without ioredis, which proves the server's types need
- * no ioredis; server+client uses RedisStore, so it adds ioredis; client is a React app with TanStack Query
- * and tRPC's TanStack integration (it installs @tanstack/react-query, which brings @tanstack/query-core, as
- * such an app does); server+client has neither react nor TanStack, which proves the client's main entry
- * loads without its optional peers.
+ * no ioredis; server+postgres adds pg and @types/pg (the app's own driver) and uses a transaction; client is a
+ * React app with TanStack Query and tRPC's TanStack integration (it installs @tanstack/react-query, which
+ * brings @tanstack/query-core, as such an app does); server+client uses RedisStore, so it adds ioredis, and has
+ * neither react nor TanStack, which proves the client's main entry loads without its optional peers.
  */
 export function combinations() {
   return [
@@ -42,6 +42,12 @@ export function combinations() {
       parts: ['router', 'client', 'react', 'tanstack'],
     },
     {
+      name: 'server+postgres',
+      ours: ['protocol', 'server', 'postgres'],
+      peers: [installed('@trpc/server'), installed('pg'), installed('@types/pg'), ...tooling()],
+      parts: ['server', 'postgres'],
+    },
+    {
       name: 'server+client',
       ours: ['protocol', 'server', 'client'],
       peers: [installed('@trpc/server'), installed('@trpc/client'), installed('ioredis'), ...tooling()],
@@ -60,6 +66,13 @@ export const RUNTIME_EXPORTS = {
     'nodeIdempotencyContext',
     'idempotencyErrorFormatter',
     'createKeyIssuer',
+  ],
+  '@trpc-idempotency/postgres': [
+    'PostgresStore',
+    'PostgresStoreSetupError',
+    'createSchema',
+    'schemaSql',
+    'transactionPool',
   ],
   '@trpc-idempotency/client': ['createIdempotentClient', 'idempotencyLink', 'createIntent', 'isIdempotencyError'],
   '@trpc-idempotency/client/react': ['useIdempotencyKey'],
@@ -117,6 +130,34 @@ import { RedisStore } from '@trpc-idempotency/server';`,
     code: `
 export const redisStore: IdempotencyStore = new RedisStore({ redis: new Redis('redis://127.0.0.1:6379', { lazyConnect: true }) });
 export const clusterStore: IdempotencyStore = new RedisStore({ redis: new Cluster([{ host: '127.0.0.1', port: 7000 }], { lazyConnect: true }) });`,
+  },
+  postgres: {
+    imports: `
+import pg from 'pg';
+import { createSchema, PostgresStore, PostgresStoreSetupError, transactionPool } from '@trpc-idempotency/postgres';`,
+    code: `
+const pool = new pg.Pool({ connectionString: 'postgres://app@127.0.0.1:5432/app' });
+export async function startStore(): Promise<PostgresStore | string> {
+  try {
+    await createSchema(pool);
+    return await new PostgresStore({ pool, timeoutMs: 2000 }).ready();
+  } catch (error) {
+    if (error instanceof PostgresStoreSetupError) return error.code;
+    throw error;
+  }
+}
+const payments = t.procedure.use(createIdempotency({ store: new PostgresStore({ pool }), scope, transaction: true }));
+export const paymentRouter = t.router({
+  pay: payments
+    .input((raw: unknown) => raw as { cents: number })
+    .mutation(async ({ ctx, input }) => {
+      const tx: pg.PoolClient = ctx.idempotency.tx;
+      const { rows } = await tx.query<{ id: string }>('INSERT INTO payments (cents, fence) VALUES ($1, $2) RETURNING id', [input.cents, ctx.idempotency.fence]);
+      const viaPool = await transactionPool(tx).connect();
+      viaPool.release();
+      return { id: rows[0]?.id ?? '' };
+    }),
+});`,
   },
   router: {
     imports: `

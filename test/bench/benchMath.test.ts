@@ -63,6 +63,8 @@ describe('summarise', () => {
     redisUsPerRequest: 20,
     insideScriptCallsPerRequest: 0,
     handlerRunsPerRequest: 1,
+    pgStatementsPerRequest: Number.NaN,
+    pgRoundTripsPerRequest: Number.NaN,
     problems: [],
   });
 

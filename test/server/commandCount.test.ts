@@ -32,7 +32,7 @@ async function monitorCalls(ports: number[], prefix: string) {
   };
 }
 
-describe.each(backends().filter((backend) => backend.name !== 'MemoryStore'))(
+describe.each(backends().filter((backend) => backend.name.startsWith('Redis')))(
   'Redis calls per request on $name',
   (backend) => {
     let open: OpenBackend;

@@ -2,6 +2,8 @@ import { createIdempotency, type IdempotencyRequestContext, MemoryStore } from '
 import { describe, expect, it } from 'vitest';
 
 const store = new MemoryStore();
+/** A store shape that offers transactions; only its methods' presence is checked at construction. */
+const transactional = { claim() {}, complete() {}, release() {}, renewLease() {}, claimInTransaction() {} };
 const scope = (ctx: IdempotencyRequestContext & { user: string }) => ctx.user;
 
 describe('createIdempotency options', () => {
@@ -36,6 +38,12 @@ describe('createIdempotency options', () => {
     [{ store, scope, namespace: '' }, /option "namespace"/],
     [{ store, scope, onEvent: 'log' }, /option "onEvent" must be a function/],
     [{ store, scope, leaseMS: 100 }, /unknown option "leaseMS"/],
+    [{ store, scope, transaction: 'yes' }, /option "transaction" must be true or false/],
+    [{ store, scope, transaction: true }, /option "transaction" needs a store that runs transactions/],
+    [
+      { store: transactional, scope, transaction: true, onStoreError: 'fail-open' },
+      /option "transaction" cannot be combined with onStoreError: 'fail-open'/,
+    ],
   ])('names the bad option in %o', (options, message) => {
     expect(() => createIdempotency(options as any)).toThrow(TypeError);
     expect(() => createIdempotency(options as any)).toThrow(message);

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { initTRPC, TRPCError } from '@trpc/server';
+import { type AnyRouter, initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import type { DataTransformerOptions } from '@trpc/server/unstable-core-do-not-import';
 import {
@@ -14,7 +14,7 @@ import superjson from 'superjson';
 import { z } from 'zod';
 
 /** The context of the test app: the caller comes from an `x-user` header, a gate pass from `x-pass`. */
-function createContext(opts: Parameters<typeof nodeIdempotencyContext>[0]) {
+export function createContext(opts: Parameters<typeof nodeIdempotencyContext>[0]) {
   const user = opts.req.headers['x-user'];
   const pass = opts.req.headers['x-pass'];
   return {
@@ -23,7 +23,7 @@ function createContext(opts: Parameters<typeof nodeIdempotencyContext>[0]) {
     ...nodeIdempotencyContext(opts),
   };
 }
-type Context = Awaited<ReturnType<typeof createContext>>;
+export type Context = Awaited<ReturnType<typeof createContext>>;
 
 /** What the test app's handlers did, counted apart from the idempotency store. */
 export interface SideEffects {
@@ -176,13 +176,17 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     aborts: new Map(),
     events: [],
   };
-  const server = createHTTPServer({ router: buildRouter(options, effects), createContext });
+  const served = await serve(buildRouter(options, effects));
+  return { ...served, effects, runsOf: (user, key) => effects.runs.get(`${user}/${key}`) ?? 0 };
+}
+
+/** Serves a router of the test app's context over real HTTP on a free port. */
+export async function serve(router: AnyRouter): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createHTTPServer({ router, createContext });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    effects,
-    runsOf: (user, key) => effects.runs.get(`${user}/${key}`) ?? 0,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections?.();

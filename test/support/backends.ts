@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { type IdempotencyStore, MemoryStore, RedisStore } from '@trpc-idempotency/server';
 import { Cluster, Redis } from 'ioredis';
+import type pg from 'pg';
 import { inject } from 'vitest';
+import { openPostgresStore } from './postgres.js';
 
 /** One of the stores every server test runs on. */
 export interface Backend {
-  name: 'MemoryStore' | 'Redis single node' | 'Redis Cluster';
+  name: 'MemoryStore' | 'Redis single node' | 'Redis Cluster' | 'PostgreSQL';
   create(options?: { timeoutMs?: number }): Promise<OpenBackend>;
 }
 
@@ -13,6 +15,8 @@ export interface Backend {
 export interface OpenBackend {
   store: IdempotencyStore;
   redis?: Redis | Cluster;
+  /** The pool of a PostgresStore; `prefix` is then its table. */
+  pool?: pg.Pool;
   prefix: string;
   close(): Promise<void>;
 }
@@ -55,7 +59,21 @@ function redisBackend(name: Backend['name'], connect: () => Redis | Cluster): Ba
   };
 }
 
-/** The stores that the server suite runs on: memory, a Redis node and, when there is one, a Redis Cluster. */
+/** A PostgresStore on a table of its own in the run's test database (test/support/postgresDatabase.ts). */
+function postgresBackend(url: string): Backend {
+  return {
+    name: 'PostgreSQL',
+    async create(options = {}) {
+      const { store, pool, table, drop } = await openPostgresStore(url, { timeoutMs: options.timeoutMs });
+      return { store, pool, prefix: table, close: drop };
+    },
+  };
+}
+
+/**
+ * The stores that the server suite runs on: memory, a Redis node, and when there is one, a Redis Cluster
+ * and PostgreSQL (without PostgreSQL the global setup said how to install it).
+ */
 export function backends(): Backend[] {
   const list: Backend[] = [
     {
@@ -68,6 +86,8 @@ export function backends(): Backend[] {
     redisBackend('Redis single node', () => connectRedis()),
   ];
   if (inject('redisCluster')) list.push(redisBackend('Redis Cluster', () => connectCluster()));
+  const postgresUrl = inject('postgresUrl');
+  if (postgresUrl) list.push(postgresBackend(postgresUrl));
   return list;
 }
 

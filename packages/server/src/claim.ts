@@ -1,29 +1,35 @@
 import type { ResolvedIdempotencyOptions } from './options.js';
-import type { ClaimResult } from './store/types.js';
+import type { ClaimRequest, ClaimResult, TransactionalClaimResult, TransactionalStore } from './store/types.js';
 
 /** A claim's answer, and when the claim that gave it was sent: the lease is counted from then. */
 export interface SentClaim {
-  claim: ClaimResult;
+  /** With `transaction: true`, a won claim carries the open transaction the handler writes through. */
+  claim: ClaimResult | TransactionalClaimResult<unknown>;
   sentAt: number;
 }
 
 /**
- * Claims the record. With `inProgress: { waitMs }`, keeps asking while another holder runs, until
- * its outcome is stored, the lease is free, the wait is over or the caller went away.
+ * Claims the record (in transaction mode, with `claimInTransaction`). With `inProgress: { waitMs }`,
+ * keeps asking while another holder runs, until its outcome is stored, the lease is free, the wait is
+ * over or the caller went away.
  */
 export async function claimOrWait<TContext>(
   config: ResolvedIdempotencyOptions<TContext>,
   args: { recordKey: string; fingerprint: string; token: string; signal: AbortSignal | undefined },
 ): Promise<SentClaim> {
-  const request = {
+  const request: ClaimRequest = {
     recordKey: args.recordKey,
     fingerprint: args.fingerprint,
     token: args.token,
     leaseMs: config.leaseMs,
     retentionMs: config.retentionMs,
   };
+  // resolveOptions checked that a store used with `transaction: true` has claimInTransaction.
+  const claimOnce = config.transaction
+    ? () => (config.store as TransactionalStore).claimInTransaction(request)
+    : () => config.store.claim(request);
   let sentAt = performance.now();
-  let claim = await config.store.claim(request);
+  let claim = await claimOnce();
   if (config.inProgress === 'reject') return { claim, sentAt };
   const deadline = sentAt + config.inProgress.waitMs;
   let pollMs = 10;
@@ -33,7 +39,7 @@ export async function claimOrWait<TContext>(
     await sleep(Math.min(pollMs, claim.leaseRemainingMs, remaining));
     pollMs = Math.min(pollMs * 2, 200);
     sentAt = performance.now();
-    claim = await config.store.claim(request);
+    claim = await claimOnce();
   }
   return { claim, sentAt };
 }

@@ -16,18 +16,28 @@ import { decodeOutcome, storedErrorToTRPCError } from './outcome.js';
 import { procedureFacts } from './procedureFacts.js';
 import type { IdempotencyRequest, IdempotencyRequestContext } from './requestContext.js';
 import { inProgressRetryAfterMs } from './retryHint.js';
-import { type IdempotencyHandlerContext, runUnderLease } from './runUnderLease.js';
+import { type IdempotencyHandlerContext, runUnderLease, type TransactionalHandlerContext } from './runUnderLease.js';
+import type { IdempotencyStore, TransactionalStore, TransactionClientOf } from './store/types.js';
 
-export type { IdempotencyHandlerContext } from './runUnderLease.js';
+export type { IdempotencyHandlerContext, TransactionalHandlerContext } from './runUnderLease.js';
 
-/** The tRPC middleware that {@link createIdempotency} returns. */
-export type IdempotencyMiddleware<TContext, TRequired extends boolean> = MiddlewareFunction<
+/** The tRPC middleware that {@link createIdempotency} returns; the handler finds `THandlerContext` in `ctx.idempotency`. */
+export type IdempotencyMiddleware<
+  TContext,
+  TRequired extends boolean,
+  THandlerContext = IdempotencyHandlerContext,
+> = MiddlewareFunction<
   TContext,
   any,
   object,
-  { idempotency: TRequired extends false ? IdempotencyHandlerContext | null : IdempotencyHandlerContext },
+  { idempotency: TRequired extends false ? THandlerContext | null : THandlerContext },
   unknown
 >;
+
+/** What `ctx.idempotency` is for a store and a value of the `transaction` option. */
+export type HandlerContextFor<TStore, TTransaction extends boolean> = TTransaction extends true
+  ? TransactionalHandlerContext<TransactionClientOf<TStore>>
+  : IdempotencyHandlerContext;
 
 type AnyResult = MiddlewareResult<any>;
 const marker = 'middlewareMarker' as AnyResult['marker'];
@@ -46,10 +56,22 @@ const STORE_RETRY_AFTER_MS = 1000;
  * idempotentProcedure.input(z.object({ amount: z.number() })).mutation(({ ctx, input }) =>
  *   db.payments.insert({ ...input, fence: ctx.idempotency.fence }),
  * );
+ *
+ * // In your own PostgreSQL database: the handler's writes and the outcome commit together.
+ * const payments = t.procedure.use(createIdempotency({ store: new PostgresStore({ pool }), scope, transaction: true }));
+ * payments.mutation(({ ctx }) => ctx.idempotency.tx.query('INSERT INTO payments ...'));
  */
-export function createIdempotency<TContext extends IdempotencyRequestContext, TRequired extends boolean = true>(
-  options: IdempotencyOptions<TContext> & { required?: TRequired },
-): IdempotencyMiddleware<TContext, TRequired> {
+export function createIdempotency<
+  TContext extends IdempotencyRequestContext,
+  TRequired extends boolean = true,
+  TStore extends IdempotencyStore = IdempotencyStore,
+  TTransaction extends boolean = false,
+>(
+  options: IdempotencyOptions<TContext, TStore> & {
+    required?: TRequired;
+    transaction?: TTransaction;
+  } & (TTransaction extends true ? { store: TransactionalStore } : unknown),
+): IdempotencyMiddleware<TContext, TRequired, HandlerContextFor<TStore, TTransaction>> {
   const config = resolveOptions(options);
   const middleware = async (opts: {
     ctx: TContext;
@@ -130,12 +152,13 @@ export function createIdempotency<TContext extends IdempotencyRequestContext, TR
             output: transformer.output,
             facts,
             emit,
+            transaction: 'transaction' in claim ? claim.transaction : undefined,
           },
           opts.next,
         );
     }
   };
-  return middleware as unknown as IdempotencyMiddleware<TContext, TRequired>;
+  return middleware as unknown as IdempotencyMiddleware<TContext, TRequired, HandlerContextFor<TStore, TTransaction>>;
 }
 
 interface CallInfo {

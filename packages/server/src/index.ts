@@ -9,8 +9,10 @@ export {
 } from '@trpc-idempotency/protocol';
 export {
   createIdempotency,
+  type HandlerContextFor,
   type IdempotencyHandlerContext,
   type IdempotencyMiddleware,
+  type TransactionalHandlerContext,
 } from './createIdempotency.js';
 export { getIdempotencyErrorData, IdempotencyError, idempotencyErrorFormatter } from './errors.js';
 export type { IdempotencyEvent, IdempotencyEventType } from './events.js';
@@ -43,10 +45,15 @@ export {
   type ClaimStatus,
   type CompleteRequest,
   type IdempotencyStore,
+  isTransactionalStore,
   type LeaseRequest,
   RECORD_STATES,
   type RecordState,
   type ReleaseRequest,
   type RenewLeaseRequest,
+  type StoreTransaction,
   StoreUnavailableError,
+  type TransactionalClaimResult,
+  type TransactionalStore,
+  type TransactionClientOf,
 } from './store/types.js';

@@ -7,7 +7,7 @@ import {
 } from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotencyEvent } from './events.js';
 import type { KeyIssuer } from './keyIssuer.js';
-import type { IdempotencyStore } from './store/types.js';
+import { type IdempotencyStore, isTransactionalStore } from './store/types.js';
 
 /** A function of the request context that says whose key it is: a user, tenant or API key id. */
 export type ScopeFunction<TContext> = (
@@ -15,9 +15,12 @@ export type ScopeFunction<TContext> = (
 ) => string | number | null | undefined | Promise<string | number | null | undefined>;
 
 /** Options of {@link createIdempotency}. */
-export interface IdempotencyOptions<TContext> {
-  /** Where records live: `new MemoryStore()` for one process, `new RedisStore({ redis })` for many. */
-  store: IdempotencyStore;
+export interface IdempotencyOptions<TContext, TStore extends IdempotencyStore = IdempotencyStore> {
+  /**
+   * Where records live: `new MemoryStore()` for one process, `new RedisStore({ redis })` for many, or
+   * `new PostgresStore({ pool })` (package `@trpc-idempotency/postgres`) in the app's own database.
+   */
+  store: TStore;
   /**
    * Whose key it is. Two scopes never see each other's records, even with the same key.
    * `'global'` shares one scope between all callers, and must be chosen on purpose.
@@ -43,6 +46,13 @@ export interface IdempotencyOptions<TContext> {
   serializer?: DataTransformerOptions;
   /** Separates the records of several apps that share one store. Default `'default'`. */
   namespace?: string;
+  /**
+   * Run the handler inside a transaction of the store's own database, and complete the record in that
+   * same transaction (docs/protocol.md §5): the handler's writes and the stored outcome commit together
+   * or not at all, so a holder that lost its lease cannot commit. The handler writes through
+   * `ctx.idempotency.tx`. Needs a store that offers transactions (`PostgresStore`). Default `false`.
+   */
+  transaction?: boolean;
   /** Called at each step, for logs and metrics. It must not throw; errors it throws are ignored. */
   onEvent?: (event: IdempotencyEvent) => void;
   /**
@@ -55,6 +65,7 @@ export interface IdempotencyOptions<TContext> {
 /** The options with their defaults filled in. */
 export interface ResolvedIdempotencyOptions<TContext> {
   store: IdempotencyStore;
+  transaction: boolean;
   scope: ScopeFunction<TContext> | 'global';
   retentionMs: number;
   leaseMs: number;
@@ -99,12 +110,15 @@ const KNOWN_OPTIONS = new Set([
   'namespace',
   'onEvent',
   'issuedKeys',
+  'transaction',
 ]);
 
 const STORE_METHODS = ['claim', 'complete', 'release', 'renewLease'] as const;
 
 /** Checks the options and fills in defaults; bad options throw one `TypeError` that names each of them. */
-export function resolveOptions<TContext>(options: IdempotencyOptions<TContext>): ResolvedIdempotencyOptions<TContext> {
+export function resolveOptions<TContext>(
+  options: IdempotencyOptions<TContext, IdempotencyStore>,
+): ResolvedIdempotencyOptions<TContext> {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('createIdempotency(options): options must be an object with a store and a scope.');
   }
@@ -158,10 +172,22 @@ export function resolveOptions<TContext>(options: IdempotencyOptions<TContext>):
   }
   const namespace = given.namespace ?? DEFAULTS.namespace;
   if (typeof namespace !== 'string' || namespace === '') bad('namespace', 'must be a non-empty string');
+  const transaction = given.transaction ?? false;
+  if (typeof transaction !== 'boolean') bad('transaction', 'must be true or false');
+  else if (transaction && isObjectLike(store) && !isTransactionalStore(store as unknown as IdempotencyStore)) {
+    bad('transaction', 'needs a store that runs transactions in your database, such as PostgresStore');
+  } else if (transaction && onStoreError === 'fail-open') {
+    // The handler's transaction lives in the store's database: when the store is down, so is it.
+    bad(
+      'transaction',
+      "cannot be combined with onStoreError: 'fail-open' (the transaction lives in the store's database)",
+    );
+  }
 
   if (problems.length > 0) throw new TypeError(`createIdempotency: ${problems.join('; ')}.`);
   return {
     store,
+    transaction,
     scope,
     retentionMs,
     leaseMs,

@@ -1,10 +1,13 @@
 import type { MiddlewareResult } from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotencyEvent } from './events.js';
+import { finishTransaction } from './finishTransaction.js';
 import { keepLease } from './leaseKeeper.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
-import { encodeOutcome, type Serializer } from './outcome.js';
+import type { Serializer } from './outcome.js';
 import type { ProcedureFacts } from './procedureFacts.js';
 import { settleLease } from './settleLease.js';
+import { encodeStorable } from './storableOutcome.js';
+import type { StoreTransaction } from './store/types.js';
 
 type AnyResult = MiddlewareResult<any>;
 
@@ -26,6 +29,17 @@ export interface IdempotencyHandlerContext {
   readonly signal: AbortSignal;
 }
 
+/** `ctx.idempotency` with `transaction: true`: the same, and the open transaction to write through. */
+export interface TransactionalHandlerContext<TClient> extends IdempotencyHandlerContext {
+  /**
+   * A client of the store's database inside an open transaction (for PostgresStore, a `pg` PoolClient).
+   * Write the handler's rows through it: after the handler, the middleware completes the record in this
+   * same transaction and commits, or rolls everything back if this holder lost its lease. Do not commit,
+   * roll back or release it yourself.
+   */
+  readonly tx: TClient;
+}
+
 /** The holder's part of a call: the claim it won and what it reports. */
 export interface Holder {
   recordKey: string;
@@ -36,6 +50,8 @@ export interface Holder {
   output: Serializer;
   facts: ProcedureFacts;
   emit: (event: Omit<IdempotencyEvent, 'path' | 'scope' | 'key'>) => void;
+  /** With `transaction: true`: the transaction the handler writes through; the middleware ends it. */
+  transaction?: StoreTransaction<unknown>;
 }
 
 /**
@@ -59,13 +75,14 @@ export async function runUnderLease<TContext>(
     claimSentAt: holder.claimSentAt,
     onLost: (error) => emit({ type: 'leaseLost', fence, error }),
   });
-  const handle: IdempotencyHandlerContext = {
+  const handle: { key: string; fence: number; readonly signal: AbortSignal; tx?: unknown } = {
     key: holder.key,
     fence,
     get signal() {
       return keeper.signal;
     },
   };
+  if (holder.transaction) handle.tx = holder.transaction.client;
   let handlerBegan = false;
   holder.facts.watchHandlerStart(handle, () => {
     handlerBegan = true;
@@ -76,6 +93,7 @@ export async function runUnderLease<TContext>(
   } finally {
     keeper.stop();
   }
+  if (holder.transaction) return finishTransaction(config, holder, holder.transaction, result, handlerBegan);
 
   const outcome = handlerBegan ? encodeStorable(config, holder.output, result) : undefined;
   // The handler's work is done and cannot be undone: answer with it now. If the store is down,
@@ -97,25 +115,4 @@ export async function runUnderLease<TContext>(
     onStoreError: (error) => emit({ type: 'storeError', fence, error }),
   });
   return result;
-}
-
-/** The outcome text to store, or `undefined` when this result must not be replayed and the lease is released. */
-function encodeStorable<TContext>(
-  config: ResolvedIdempotencyOptions<TContext>,
-  output: Serializer,
-  result: AnyResult,
-): string | undefined {
-  if (!result.ok && !config.shouldStoreError(result.error)) return undefined;
-  try {
-    return encodeOutcome(
-      output,
-      result.ok
-        ? { ok: true, data: result.data }
-        : { ok: false, error: { code: result.error.code, message: result.error.message } },
-    );
-  } catch {
-    // An outcome the serializer cannot write cannot be replayed; releasing lets a retry run again
-    // instead of blocking it for a whole lease.
-    return undefined;
-  }
 }

@@ -80,6 +80,8 @@ export interface RetryPolicy {
   capMs: number;
   /** Each attempt's own timeout, drawn anew per attempt. */
   timeoutMs: () => number;
+  /** Retry a 5xx as well, as @trpc-idempotency/client does (docs/protocol.md §4). Off: a 5xx ends the call. */
+  retryServerErrors?: boolean;
 }
 
 /** What one caller of an intent saw, attempt by attempt. */
@@ -90,7 +92,11 @@ export interface CallerOutcome {
   times: number[];
 }
 
-const retryable = (answer: Answer) => answer.kind === 'typed' || answer.kind === 'timeout' || answer.kind === 'network';
+const retryable = (answer: Answer, policy: RetryPolicy) =>
+  answer.kind === 'typed' ||
+  answer.kind === 'timeout' ||
+  answer.kind === 'network' ||
+  (policy.retryServerErrors === true && answer.kind === 'error' && answer.status >= 500);
 
 /**
  * Sends an intent until it succeeds, gets an answer that must not be retried, or runs out of
@@ -107,7 +113,7 @@ export async function callWithRetries(
     const answer = await attempt({ ...call, url: pickUrl(n), timeoutMs: policy.timeoutMs() });
     answers.push(answer);
     times.push(performance.now());
-    if (!retryable(answer) || n >= policy.attempts) return { final: answer, answers, times };
+    if (!retryable(answer, policy) || n >= policy.attempts) return { final: answer, answers, times };
     const backoff = Math.min(policy.capMs, policy.baseMs * 2 ** (n - 1));
     const hinted = answer.kind === 'typed' ? Math.min(policy.capMs, answer.retryAfterMs) : 0;
     const delay = Math.max(hinted, backoff / 2 + (Math.random() * backoff) / 2);

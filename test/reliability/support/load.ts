@@ -17,7 +17,12 @@ export interface SentIntent {
  * Keeps `workers` callers sending fresh intents to random server processes, each retried until it
  * is done (docs/protocol.md §4), until `stop()` is called. Used while a store fails underneath.
  */
-export function keepLoad(servers: ServerProcess[], workers: number, user: string) {
+export function keepLoad(
+  servers: ServerProcess[],
+  workers: number,
+  user: string,
+  options: { retryServerErrors?: boolean } = {},
+) {
   let running = true;
   let counter = 0;
   const sent: SentIntent[] = [];
@@ -31,7 +36,7 @@ export function keepLoad(servers: ServerProcess[], workers: number, user: string
         const outcome = await callWithRetries(
           { path: 'pay', input, key, user },
           () => servers[Math.floor(Math.random() * servers.length)]!.url,
-          { attempts: 60, baseMs: 50, capMs: 500, timeoutMs: () => 3000 },
+          { attempts: 60, baseMs: 50, capMs: 500, timeoutMs: () => 3000, ...options },
         );
         sent.push({ intent, key, user, input, outcome, startedAt, finishedAt: performance.now() });
       }

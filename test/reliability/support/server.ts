@@ -1,6 +1,7 @@
 /*
  * One server process of the reliability scenarios: a real tRPC app over Node's HTTP server, with the
- * idempotency middleware on a RedisStore (single node or Cluster) or a MemoryStore. It is started with
+ * idempotency middleware on a RedisStore (single node or Cluster), a MemoryStore, or a PostgresStore
+ * whose handler writes its ledger row in the transaction that completes the record. It is started with
  * `node --import tsx` by processes.ts, reads its settings from RELIABILITY_SERVER (JSON), and prints
  * `LISTENING <port>` once it serves. GET /__stats answers with its memory after a forced GC, its
  * active handles and the unhandled rejections it saw.
@@ -10,8 +11,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { initTRPC } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { PostgresStore } from '@trpc-idempotency/postgres';
 import {
   createIdempotency,
+  type IdempotencyEvent,
   type IdempotencyStore,
   idempotencyErrorFormatter,
   MemoryStore,
@@ -19,6 +22,7 @@ import {
   RedisStore,
 } from '@trpc-idempotency/server';
 import { Cluster, Redis } from 'ioredis';
+import pg from 'pg';
 import superjson from 'superjson';
 import { z } from 'zod';
 import { Ledger } from './ledger.js';
@@ -27,13 +31,19 @@ import type { ServerConfig, ServerStats } from './serverConfig.js';
 const config = JSON.parse(process.env.RELIABILITY_SERVER ?? '{}') as ServerConfig;
 let unhandledRejections = 0;
 let internalErrors = 0;
+let ledgerInserts = 0;
 const events: Record<string, number> = {};
 process.on('unhandledRejection', (reason) => {
   unhandledRejections++;
   console.error('unhandledRejection', reason);
 });
 
-function openStore(): { store: IdempotencyStore; memory?: MemoryStore } {
+function openStore(): { store: IdempotencyStore; memory?: MemoryStore; postgres?: PostgresStore; pool?: pg.Pool } {
+  if (config.store === 'postgres') {
+    const pool = new pg.Pool({ connectionString: config.postgresUrl, max: config.poolSize ?? 20 });
+    const postgres = new PostgresStore({ pool, table: config.table, timeoutMs: config.storeTimeoutMs });
+    return { store: postgres, postgres, pool };
+  }
   if (config.store === 'memory') {
     const memory = new MemoryStore();
     return { store: memory, memory };
@@ -54,7 +64,7 @@ function openStore(): { store: IdempotencyStore; memory?: MemoryStore } {
   };
 }
 
-const { store, memory } = openStore();
+const { store, memory, postgres, pool } = openStore();
 const ledger = config.ledgerUrl ? new Ledger(config.ledgerUrl, config.ledgerNamespace ?? 'ledger') : undefined;
 
 function createContext(opts: Parameters<typeof nodeIdempotencyContext>[0]) {
@@ -64,52 +74,92 @@ function createContext(opts: Parameters<typeof nodeIdempotencyContext>[0]) {
 type Context = ReturnType<typeof createContext>;
 
 const t = initTRPC.context<Context>().create({ transformer: superjson, errorFormatter: idempotencyErrorFormatter });
-const idempotent = t.procedure.use(
-  createIdempotency({
-    store,
-    scope: (ctx: Context) => ctx.user,
-    leaseMs: config.leaseMs,
-    retentionMs: config.retentionMs,
-    onEvent: (event) => {
-      const name = event.fence !== undefined && event.type === 'storeError' ? 'storeErrorAfterRun' : event.type;
-      events[name] = (events[name] ?? 0) + 1;
-      if (name === 'storeErrorAfterRun' || name === 'leaseLost') {
-        console.error(`event ${name} fence=${event.fence} key=${event.key} ${String(event.error)}`);
-      }
-    },
-  }),
-);
+const settings = {
+  scope: (ctx: Context) => ctx.user,
+  leaseMs: config.leaseMs,
+  retentionMs: config.retentionMs,
+  onEvent: (event: IdempotencyEvent) => {
+    const refused = event.type === 'leaseLost' && String(event.error).startsWith('commit refused');
+    const name = refused
+      ? 'commitRefused'
+      : event.fence !== undefined && event.type === 'storeError'
+        ? 'storeErrorAfterRun'
+        : event.type;
+    events[name] = (events[name] ?? 0) + 1;
+    if (name === 'storeErrorAfterRun' || name === 'leaseLost') {
+      console.error(`event ${name} fence=${event.fence} key=${event.key} ${String(event.error)}`);
+    }
+  },
+};
+const idempotent = t.procedure.use(createIdempotency({ store, ...settings }));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const handlerSleepMs = () => {
   const [min, max] = config.handlerSleepMs ?? [0, 0];
   return min + Math.random() * (max - min);
 };
+const paymentInput = z.object({ intent: z.string(), amount: z.number().int(), note: z.unknown().optional() });
 
-const payment = idempotent
-  .input(z.object({ intent: z.string(), amount: z.number().int(), note: z.unknown().optional() }))
-  .mutation(async ({ ctx, input, path }) => {
-    const { fence } = ctx.idempotency;
-    // The handler deliberately ignores ctx.idempotency.signal: the ledger's fence check is what must
-    // stop a stale holder here, so that the scenario shows the fence doing its job.
-    await ledger?.begin(input.intent, fence);
+const payment = idempotent.input(paymentInput).mutation(async ({ ctx, input, path }) => {
+  const { fence } = ctx.idempotency;
+  // The handler deliberately ignores ctx.idempotency.signal: the ledger's fence check is what must
+  // stop a stale holder here, so that the scenario shows the fence doing its job.
+  await ledger?.begin(input.intent, fence);
+  const ms = handlerSleepMs();
+  if (ms > 0) await sleep(ms);
+  const orderId = randomUUID();
+  const accepted = ledger ? await ledger.write({ intent: input.intent, fence, orderId, pid: process.pid }) : true;
+  return {
+    orderId,
+    fence,
+    pid: process.pid,
+    accepted,
+    scope: ctx.user,
+    path,
+    key: ctx.idempotency.key,
+    intent: input.intent,
+  };
+});
+
+/**
+ * The same payment in PostgreSQL: the run is counted on its own (autocommit), the ledger row goes into
+ * the handler's transaction, which the middleware commits only with the outcome. The ledger checks no
+ * fence and has no unique constraint: only the transaction keeps a stale holder's row out.
+ */
+function transactionalPayment(tables: { runs: string; ledger: string }) {
+  const procedure = t.procedure.use(createIdempotency({ store: postgres!, ...settings, transaction: true }));
+  return procedure.input(paymentInput).mutation(async ({ ctx, input, path }) => {
+    const { fence, tx } = ctx.idempotency;
+    await pool!.query(`INSERT INTO ${tables.runs} (intent, fence, pid) VALUES ($1, $2, $3)`, [
+      input.intent,
+      fence,
+      process.pid,
+    ]);
     const ms = handlerSleepMs();
     if (ms > 0) await sleep(ms);
     const orderId = randomUUID();
-    const accepted = ledger ? await ledger.write({ intent: input.intent, fence, orderId, pid: process.pid }) : true;
+    await tx.query(`INSERT INTO ${tables.ledger} (intent, fence, order_id, pid) VALUES ($1, $2, $3, $4)`, [
+      input.intent,
+      fence,
+      orderId,
+      process.pid,
+    ]);
+    ledgerInserts++;
     return {
       orderId,
       fence,
       pid: process.pid,
-      accepted,
+      accepted: true,
       scope: ctx.user,
       path,
       key: ctx.idempotency.key,
       intent: input.intent,
     };
   });
+}
 
-const router = t.router({ pay: payment, refund: payment });
+const pay = config.pgLedger ? transactionalPayment(config.pgLedger) : payment;
+const router = t.router({ pay, refund: pay });
 
 const trpc = createHTTPHandler({
   router,
@@ -133,6 +183,7 @@ const server = createServer((req, res) => {
       internalErrors,
       memoryStoreSize: memory?.size ?? null,
       events,
+      ledgerInserts,
     };
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(stats));

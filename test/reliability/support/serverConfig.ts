@@ -1,6 +1,15 @@
 /** How a reliability server process is set up; passed to it as JSON in RELIABILITY_SERVER. */
 export interface ServerConfig {
-  store: 'redis' | 'cluster' | 'memory';
+  store: 'redis' | 'cluster' | 'memory' | 'postgres';
+  /** PostgresStore: the database (the pool has `poolSize` connections, default 20) and the store's table. */
+  postgresUrl?: string;
+  table?: string;
+  poolSize?: number;
+  /**
+   * PostgresStore with `transaction: true`: the handler writes its ledger row through ctx.idempotency.tx
+   * into `pgLedger.ledger`, after counting its run in `pgLedger.runs` (autocommit), both in the same database.
+   */
+  pgLedger?: { runs: string; ledger: string };
   redisUrl?: string;
   clusterNodes?: Array<{ host: string; port: number }>;
   /** RedisStore prefix; each scenario uses its own. */
@@ -27,4 +36,6 @@ export interface ServerStats {
   memoryStoreSize: number | null;
   /** How many idempotency events of each type it saw; `storeErrorAfterRun` is a failed complete/release. */
   events: Record<string, number>;
+  /** With `pgLedger`: ledger rows its handlers inserted through their transactions, committed or not. */
+  ledgerInserts: number;
 }

@@ -96,6 +96,57 @@ export interface IdempotencyStore {
   renewLease(request: RenewLeaseRequest): Promise<boolean>;
 }
 
+/**
+ * A holder's open transaction in the store's own database (docs/protocol.md §5). The handler writes
+ * through `client`; the middleware then ends the transaction with exactly one call of `commit` or
+ * `rollback`, each one round trip, after which the store takes the connection back.
+ */
+export interface StoreTransaction<TClient> {
+  /** What the handler writes through: a client of the store's database inside the open transaction. */
+  readonly client: TClient;
+  /**
+   * Stores the outcome in this transaction, if this holder's token still holds a live lease on the
+   * store's clock, and commits it together with the handler's writes, in one step. `true`: both are
+   * committed. `false`: refused (the lease ran out or another holder took over), and everything was
+   * rolled back. Rejects with a {@link StoreUnavailableError} when the store failed and it is unknown
+   * whether it committed (the record and the handler's writes committed together or not at all); with
+   * any other error when the database refused the transaction itself (a failed statement of the
+   * handler, a deferred constraint): then nothing committed and the store released the lease.
+   */
+  commit(request: { outcome: string; retentionMs: number }): Promise<boolean>;
+  /**
+   * Rolls the handler's writes back, then, in a transaction of its own, stores `outcome` (an error the
+   * handler threw on purpose) or releases the lease. Resolves as `complete` or `release` would.
+   */
+  rollback(then: { outcome: string; retentionMs: number } | { handlerBegan: boolean }): Promise<boolean>;
+}
+
+/** What {@link TransactionalStore.claimInTransaction} answers: a claim, with an open transaction when it claimed. */
+export type TransactionalClaimResult<TClient> =
+  | { status: 'claimed'; fence: number; transaction: StoreTransaction<TClient> }
+  | Exclude<ClaimResult, { status: 'claimed' }>;
+
+/**
+ * A store that lives in the application's own database and can run the handler inside a transaction
+ * whose commit also completes the record (docs/protocol.md §5). `createIdempotency({ transaction: true })`
+ * needs one; the handler then finds the transaction's client in `ctx.idempotency.tx`.
+ */
+export interface TransactionalStore<TClient = unknown> extends IdempotencyStore {
+  /**
+   * Claims as `claim` does, committing the claim at once so that duplicates see it, and when it
+   * claimed, opens a transaction on a connection of its own for the handler's writes.
+   */
+  claimInTransaction(request: ClaimRequest): Promise<TransactionalClaimResult<TClient>>;
+}
+
+/** The client type that a transactional store hands the handler as `ctx.idempotency.tx`. */
+export type TransactionClientOf<TStore> = TStore extends TransactionalStore<infer TClient> ? TClient : never;
+
+/** Whether a store offers {@link TransactionalStore.claimInTransaction}. */
+export function isTransactionalStore(store: IdempotencyStore): store is TransactionalStore {
+  return typeof (store as Partial<TransactionalStore>).claimInTransaction === 'function';
+}
+
 /** Thrown by a store that cannot be reached, or did not answer in time. */
 export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';

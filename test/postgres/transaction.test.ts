@@ -1,0 +1,145 @@
+import type { TransactionalStore } from '@trpc-idempotency/server';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { postMutation } from '../support/app.js';
+import { newKey } from '../support/backends.js';
+import { createLedger, type LedgerApp, startLedgerApp } from '../support/ledgerApp.js';
+import { openPostgresStore, POSTGRES_HINT } from '../support/postgres.js';
+
+const url = inject('postgresUrl');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+if (!url) console.warn(`test/postgres/transaction.test.ts skipped: no PostgreSQL. ${POSTGRES_HINT}`);
+
+// docs/protocol.md §5: with transaction: true the handler's writes and the stored outcome commit together.
+describe.skipIf(!url)('transactional completion on PostgreSQL', () => {
+  let open: Awaited<ReturnType<typeof openPostgresStore>>;
+  let ledger: string;
+  let app: LedgerApp;
+  beforeAll(async () => {
+    open = await openPostgresStore(url!);
+    ledger = await createLedger(open.pool);
+    app = await startLedgerApp({ store: open.store, pool: open.pool, ledger });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await open?.pool.query(`DROP TABLE IF EXISTS ${ledger}`);
+    await open?.drop();
+  });
+
+  const pay = (target: LedgerApp, key: string, input: Record<string, unknown>, path = 'pay') =>
+    postMutation(target.url, path, { amount: 500, ...input }, { 'x-user': 'ann', 'idempotency-key': key });
+
+  it('commits the handler’s row with the outcome, and replays it without a second row', async () => {
+    const key = newKey();
+    const first = await pay(app, key, { intent: key });
+    expect(first.status).toBe(200);
+    const again = await pay(app, key, { intent: key });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.data).toEqual(first.data);
+    const rows = await app.rowsOf(key);
+    expect(rows).toEqual([{ id: first.data.id, fence: '1', via: 'pg' }]);
+  });
+
+  it('runs 50 copies sent at once once, with one committed row', async () => {
+    const key = newKey();
+    const answers = await Promise.all(Array.from({ length: 50 }, () => pay(app, key, { intent: key, sleepMs: 200 })));
+    for (const answer of answers) expect([200, 409]).toContain(answer.status);
+    expect(app.runs.get(key)).toBe(1);
+    expect(await app.rowsOf(key)).toHaveLength(1);
+  });
+
+  it('rolls the row back when the handler crashes, and the retry commits one row', async () => {
+    const key = newKey();
+    expect((await pay(app, key, { intent: key, fail: 'crash' })).status).toBe(500);
+    expect(await app.rowsOf(key)).toEqual([]);
+    // A 500 releases the lease: the same key and input run again at once.
+    const retry = await pay(app, key, { intent: key, fail: 'crash' });
+    expect(retry.status).toBe(500);
+    expect(app.runs.get(key)).toBe(2);
+    expect(await app.rowsOf(key)).toEqual([]);
+  });
+
+  it('rolls the row back for a 4xx the handler threw on purpose, and stores and replays that 4xx', async () => {
+    const key = newKey();
+    const declined = await pay(app, key, { intent: key, fail: 'bad_request' });
+    expect(declined.status).toBe(400);
+    const replay = await pay(app, key, { intent: key, fail: 'bad_request' });
+    expect(replay.status).toBe(400);
+    expect(replay.error?.message).toBe('card declined');
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(app.runs.get(key)).toBe(1);
+    expect(await app.rowsOf(key)).toEqual([]);
+  });
+
+  it('stores nothing for an input that fails validation: the corrected input under the key commits once', async () => {
+    const key = newKey();
+    const invalid = await pay(app, key, { intent: key, amount: 1.5 });
+    expect(invalid.status).toBe(400);
+    expect(app.runs.get(key)).toBeUndefined();
+    const fixed = await pay(app, key, { intent: key, amount: 2 });
+    expect(fixed.status).toBe(200);
+    expect((await pay(app, key, { intent: key, amount: 2 })).headers.get('idempotent-replayed')).toBe('true');
+    expect(await app.rowsOf(key)).toHaveLength(1);
+  });
+
+  it('answers 500 and frees the key when the handler broke its own transaction; the retry commits one row', async () => {
+    const key = newKey();
+    const broken = await pay(app, key, { intent: key, fail: 'break_transaction_once' });
+    expect(broken.status).toBe(500);
+    expect(await app.rowsOf(key)).toEqual([]);
+    const retry = await pay(app, key, { intent: key, fail: 'break_transaction_once' });
+    expect(retry.status).toBe(200);
+    expect(retry.data.fence).toBe(2);
+    expect(await app.rowsOf(key)).toHaveLength(1);
+  });
+
+  it('writes through Kysely on the same transaction: committed with the outcome, rolled back on a crash', async () => {
+    const key = newKey();
+    const first = await pay(app, key, { intent: key }, 'payKysely');
+    expect(first.status).toBe(200);
+    expect((await pay(app, key, { intent: key }, 'payKysely')).headers.get('idempotent-replayed')).toBe('true');
+    expect(await app.rowsOf(key)).toEqual([{ id: first.data.id, fence: '1', via: 'kysely' }]);
+
+    const crashKey = newKey();
+    expect((await pay(app, crashKey, { intent: crashKey, fail: 'crash' }, 'payKysely')).status).toBe(500);
+    expect(await app.rowsOf(crashKey)).toEqual([]);
+  });
+
+  it('never commits a holder that lost its lease: its row rolls back, and the newer holder’s row is the only one', async () => {
+    let failRenewals = true;
+    // A fault the real database cannot be made to produce on cue: renewals that fail for the first holder only.
+    // (test/reliability/postgres*.test.ts pauses a whole server process instead.)
+    const store: TransactionalStore<pg.PoolClient> = {
+      claim: (request) => open.store.claim(request),
+      complete: (request) => open.store.complete(request),
+      release: (request) => open.store.release(request),
+      claimInTransaction: (request) => open.store.claimInTransaction(request),
+      renewLease: (request) =>
+        failRenewals ? Promise.reject(new Error('renewal lost in the network')) : open.store.renewLease(request),
+    };
+    const flaky = await startLedgerApp({ store, pool: open.pool, ledger, leaseMs: 300 });
+    try {
+      const key = newKey();
+      const stale = pay(flaky, key, { intent: key, sleepMs: 1500 });
+      await sleep(700);
+      failRenewals = false;
+      const newer = await pay(flaky, key, { intent: key, sleepMs: 1500 });
+      expect(newer.status).toBe(200);
+      expect(newer.data.fence).toBe(2);
+
+      // The stale holder wrote its row before it lost the lease, and tries to commit after the takeover.
+      const staleAnswer = await stale;
+      expect(staleAnswer.status).toBe(409);
+      expect(staleAnswer.error?.data.idempotency.code).toBe('IN_PROGRESS');
+      expect(flaky.runs.get(key)).toBe(2);
+      expect(await flaky.rowsOf(key)).toEqual([{ id: newer.data.id, fence: '2', via: 'pg' }]);
+      expect(flaky.events.filter((event) => event.type === 'leaseLost').map((event) => event.fence)).toContain(1);
+
+      const replay = await pay(flaky, key, { intent: key, sleepMs: 1500 });
+      expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      expect(replay.data).toEqual(newer.data);
+    } finally {
+      await flaky.close();
+    }
+  });
+});
