@@ -4,6 +4,8 @@ import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import type { DataTransformerOptions } from '@trpc/server/unstable-core-do-not-import';
 import {
   createIdempotency,
+  type DrainOptions,
+  type DrainReport,
   type IdempotencyEvent,
   type IdempotencyOptions,
   type IdempotencyStore,
@@ -55,8 +57,12 @@ export type TestAppOptions = Omit<IdempotencyOptions<Context>, 'store' | 'scope'
   transformer?: DataTransformerOptions;
 };
 
-/** Builds the router of the test app, with its side effects counted in `effects`. */
-export function buildRouter({ transformer = superjson, ...options }: TestAppOptions, effects: SideEffects) {
+/** Builds the router of the test app, with its side effects counted in `effects`; `exposed` gets its drain. */
+export function buildRouter(
+  { transformer = superjson, ...options }: TestAppOptions,
+  effects: SideEffects,
+  exposed: { drain?: (options?: DrainOptions) => Promise<DrainReport> } = {},
+) {
   const t = initTRPC.context<Context>().create({ transformer, errorFormatter: idempotencyErrorFormatter });
   const idempotency = createIdempotency({
     scope: (ctx: Context) => ctx.user,
@@ -66,6 +72,7 @@ export function buildRouter({ transformer = superjson, ...options }: TestAppOpti
       options.onEvent?.(event);
     },
   });
+  exposed.drain = idempotency.drain;
   const optionalIdempotency = createIdempotency({ scope: (ctx: Context) => ctx.user, ...options, required: false });
   const idempotentProcedure = t.procedure.use(idempotency);
   // A middleware after the idempotency one that may refuse before the resolver runs.
@@ -131,6 +138,11 @@ export function buildRouter({ transformer = superjson, ...options }: TestAppOpti
           count(ctx.user, ctx.idempotency.key);
           return { item: input.item };
         }),
+      // An outcome of any size, for the size limits.
+      report: idempotentProcedure.input(z.object({ bytes: z.number().int() })).mutation(({ ctx, input }) => {
+        count(ctx.user, ctx.idempotency.key);
+        return { text: 'x'.repeat(input.bytes) };
+      }),
       quote: idempotentProcedure.input(z.object({ price: z.instanceof(Money) })).mutation(({ ctx, input }) => {
         count(ctx.user, ctx.idempotency.key);
         return { price: new Money(input.price.cents, input.price.currency), quotedBy: ctx.user };
@@ -157,6 +169,8 @@ export interface TestApp {
   effects: SideEffects;
   /** How many times the handler ran for this user and key. */
   runsOf(user: string | undefined, key: string): number;
+  /** `drain()` of the app's idempotency middleware. */
+  drain(options?: DrainOptions): Promise<DrainReport>;
   close(): Promise<void>;
 }
 
@@ -170,13 +184,15 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     aborts: new Map(),
     events: [],
   };
-  const server = createHTTPServer({ router: buildRouter(options, effects), createContext });
+  const exposed: { drain?: (options?: DrainOptions) => Promise<DrainReport> } = {};
+  const server = createHTTPServer({ router: buildRouter(options, effects, exposed), createContext });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     effects,
     runsOf: (user, key) => effects.runs.get(`${user}/${key}`) ?? 0,
+    drain: (drainOptions) => exposed.drain!(drainOptions),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections?.();

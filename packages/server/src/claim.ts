@@ -5,6 +5,8 @@ import type { ClaimResult } from './store/types.js';
 export interface SentClaim {
   claim: ClaimResult;
   sentAt: number;
+  /** With `inProgress: { waitMs }`: how long it waited for another holder, when it did. */
+  waitedMs?: number;
 }
 
 /**
@@ -25,6 +27,7 @@ export async function claimOrWait<TContext>(
   let sentAt = performance.now();
   let claim = await config.store.claim(request);
   if (config.inProgress === 'reject') return { claim, sentAt };
+  const firstSentAt = sentAt;
   const deadline = sentAt + config.inProgress.waitMs;
   let pollMs = 10;
   while (claim.status === 'in_progress' && !args.signal?.aborted) {
@@ -35,7 +38,7 @@ export async function claimOrWait<TContext>(
     sentAt = performance.now();
     claim = await config.store.claim(request);
   }
-  return { claim, sentAt };
+  return sentAt === firstSentAt ? { claim, sentAt } : { claim, sentAt, waitedMs: Math.round(sentAt - firstSentAt) };
 }
 
 function sleep(ms: number): Promise<void> {

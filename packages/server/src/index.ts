@@ -10,6 +10,12 @@ export {
   type IdempotencyHandlerContext,
   type IdempotencyMiddleware,
 } from './createIdempotency.js';
+export {
+  type DrainedLease,
+  type DrainOptions,
+  type DrainReport,
+  drainIdempotency,
+} from './drain.js';
 export { getIdempotencyErrorData, IdempotencyError, idempotencyErrorFormatter } from './errors.js';
 export type { IdempotencyEvent, IdempotencyEventType } from './events.js';
 export { LeaseLostError, leaseSafetyMarginMs } from './leaseKeeper.js';
@@ -41,3 +47,4 @@ export {
   type RenewLeaseRequest,
   StoreUnavailableError,
 } from './store/types.js';
+export type { OpenTelemetryApi, OpenTelemetryOptions } from './telemetry/openTelemetryApi.js';

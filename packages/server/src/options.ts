@@ -6,7 +6,9 @@ import {
   getDataTransformer,
 } from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotencyEvent } from './events.js';
+import { resolveSizeLimits, type SizeLimitOptions, type SizeLimits } from './sizeLimits.js';
 import type { IdempotencyStore } from './store/types.js';
+import { type OpenTelemetryOptions, openTelemetryProblem } from './telemetry/openTelemetryApi.js';
 
 /** A function of the request context that says whose key it is: a user, tenant or API key id. */
 export type ScopeFunction<TContext> = (
@@ -44,6 +46,26 @@ export interface IdempotencyOptions<TContext> {
   namespace?: string;
   /** Called at each step, for logs and metrics. It must not throw; errors it throws are ignored. */
   onEvent?: (event: IdempotencyEvent) => void;
+  /**
+   * Keyed inputs larger than this, as canonical JSON in UTF-8 bytes, are refused with 413 `INPUT_TOO_LARGE`
+   * before the claim. `Infinity` turns the check off. Default 1 MiB.
+   */
+  maxInputBytes?: number;
+  /** Outcomes larger than this, serialized, are never stored (see `onOutcomeTooLarge`). Default 1 MiB. */
+  maxOutcomeBytes?: number;
+  /**
+   * What happens to an outcome over `maxOutcomeBytes`. `'error'` (default): a small `OUTCOME_TOO_LARGE` error
+   * (500) is stored and answered instead, to this call and every retry, so the handler still runs once.
+   * `'release'`: this call gets its result and the lease is released, so a retry runs the handler again.
+   */
+  onOutcomeTooLarge?: 'error' | 'release';
+  /** Stores outcomes of at least `aboveBytes` Brotli-compressed. `true` means above 8 KiB. Default `false`. */
+  compressOutcomes?: boolean | { aboveBytes: number };
+  /**
+   * Spans and metrics through OpenTelemetry (docs/observability.md): pass `{ api }` with the
+   * `@opentelemetry/api` module. Off by default; the package never imports OpenTelemetry itself.
+   */
+  openTelemetry?: OpenTelemetryOptions;
 }
 
 /** The options with their defaults filled in. */
@@ -60,6 +82,8 @@ export interface ResolvedIdempotencyOptions<TContext> {
   serializer: CombinedDataTransformer | undefined;
   namespace: string;
   onEvent: ((event: IdempotencyEvent) => void) | undefined;
+  limits: SizeLimits;
+  openTelemetry: OpenTelemetryOptions | undefined;
 }
 
 const TRANSIENT_CLIENT_ERRORS = new Set([408, 429, 499]);
@@ -91,6 +115,11 @@ const KNOWN_OPTIONS = new Set([
   'serializer',
   'namespace',
   'onEvent',
+  'maxInputBytes',
+  'maxOutcomeBytes',
+  'onOutcomeTooLarge',
+  'compressOutcomes',
+  'openTelemetry',
 ]);
 
 const STORE_METHODS = ['claim', 'complete', 'release', 'renewLease'] as const;
@@ -146,6 +175,9 @@ export function resolveOptions<TContext>(options: IdempotencyOptions<TContext>):
   }
   const namespace = given.namespace ?? DEFAULTS.namespace;
   if (typeof namespace !== 'string' || namespace === '') bad('namespace', 'must be a non-empty string');
+  const limits = resolveSizeLimits(given as SizeLimitOptions, bad);
+  const telemetryProblem = given.openTelemetry === undefined ? undefined : openTelemetryProblem(given.openTelemetry);
+  if (telemetryProblem) bad('openTelemetry', telemetryProblem);
 
   if (problems.length > 0) throw new TypeError(`createIdempotency: ${problems.join('; ')}.`);
   return {
@@ -160,6 +192,8 @@ export function resolveOptions<TContext>(options: IdempotencyOptions<TContext>):
     serializer: serializer === undefined ? undefined : getDataTransformer(serializer),
     namespace,
     onEvent: given.onEvent,
+    limits,
+    openTelemetry: given.openTelemetry,
   };
 }
 

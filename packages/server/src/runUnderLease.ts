@@ -1,10 +1,11 @@
 import type { MiddlewareResult } from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotencyEvent } from './events.js';
-import { keepLease } from './leaseKeeper.js';
+import { keepLease, type LeaseKeeper } from './leaseKeeper.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
-import { encodeOutcome, type Serializer } from './outcome.js';
+import type { Serializer } from './outcome.js';
 import type { ProcedureFacts } from './procedureFacts.js';
 import { settleLease } from './settleLease.js';
+import { prepareOutcome } from './sizeLimits.js';
 
 type AnyResult = MiddlewareResult<any>;
 
@@ -36,6 +37,18 @@ export interface Holder {
   output: Serializer;
   facts: ProcedureFacts;
   emit: (event: Omit<IdempotencyEvent, 'path' | 'scope' | 'key'>) => void;
+  /** Told when the handler starts and when the lease is settled, for `drain()` and the leases-held gauge. */
+  lifecycle?: LeaseLifecycle;
+}
+
+/** The steps of a held lease, for those who count leases: a drain, telemetry. */
+export interface LeaseLifecycle {
+  /** The lease is held and renewed; `keeper.abort` gives it up. */
+  running(keeper: LeaseKeeper): void;
+  /** The handler returned; its completion or release is under way. */
+  settling(): void;
+  /** The lease is settled: `applied` by the store or refused, or `undefined` when the retries gave up. */
+  done(applied: boolean | undefined): void;
 }
 
 /**
@@ -49,7 +62,7 @@ export async function runUnderLease<TContext>(
   holder: Holder,
   next: (opts: { ctx: object }) => Promise<AnyResult>,
 ): Promise<AnyResult> {
-  const { recordKey, token, fence, emit } = holder;
+  const { recordKey, token, fence, emit, lifecycle } = holder;
   const keeper = keepLease({
     store: config.store,
     recordKey,
@@ -59,6 +72,7 @@ export async function runUnderLease<TContext>(
     claimSentAt: holder.claimSentAt,
     onLost: (error) => emit({ type: 'leaseLost', fence, error }),
   });
+  lifecycle?.running(keeper);
   const handle: IdempotencyHandlerContext = {
     key: holder.key,
     fence,
@@ -73,11 +87,19 @@ export async function runUnderLease<TContext>(
   let result: AnyResult;
   try {
     result = await next({ ctx: { idempotency: handle } });
+  } catch (error) {
+    lifecycle?.done(undefined);
+    throw error;
   } finally {
     keeper.stop();
   }
 
-  const outcome = handlerBegan ? encodeStorable(config, holder.output, result) : undefined;
+  lifecycle?.settling();
+  const prepared = handlerBegan
+    ? prepareOutcome(config.limits, holder.output, result, config.shouldStoreError)
+    : { stored: undefined, answer: result };
+  const outcome = prepared.stored;
+  if (prepared.tooLargeBytes !== undefined) emit({ type: 'outcomeTooLarge', fence, bytes: prepared.tooLargeBytes });
   // The handler's work is done and cannot be undone: answer with it now. If the store is down,
   // settleLease keeps trying for one lease length, so a short outage does not lose this outcome.
   await settleLease({
@@ -95,27 +117,7 @@ export async function runUnderLease<TContext>(
       );
     },
     onStoreError: (error) => emit({ type: 'storeError', fence, error }),
+    onDone: lifecycle?.done,
   });
-  return result;
-}
-
-/** The outcome text to store, or `undefined` when this result must not be replayed and the lease is released. */
-function encodeStorable<TContext>(
-  config: ResolvedIdempotencyOptions<TContext>,
-  output: Serializer,
-  result: AnyResult,
-): string | undefined {
-  if (!result.ok && !config.shouldStoreError(result.error)) return undefined;
-  try {
-    return encodeOutcome(
-      output,
-      result.ok
-        ? { ok: true, data: result.data }
-        : { ok: false, error: { code: result.error.code, message: result.error.message } },
-    );
-  } catch {
-    // An outcome the serializer cannot write cannot be replayed; releasing lets a retry run again
-    // instead of blocking it for a whole lease.
-    return undefined;
-  }
+  return prepared.answer;
 }
