@@ -15,7 +15,9 @@ const tooling = () => [installed('typescript'), installed('@types/node')];
  * `peers`: what the app installs itself. `parts`: the pieces of check.mts / check.cts (see PARTS).
  * Optional peers: server-only keeps to MemoryStore without ioredis, which proves the server's types need
  * no ioredis; server+client uses RedisStore, so it adds ioredis; client is a React app; server+client has
- * no react, which proves the client's main entry loads without its optional peer.
+ * no react, which proves the client's main entry loads without its optional peer. Only server+client has
+ * @opentelemetry/api, and passes it to both halves: the real API fits their structural types, and the other
+ * combinations prove that nothing needs it installed.
  */
 export function combinations() {
   return [
@@ -40,8 +42,14 @@ export function combinations() {
     {
       name: 'server+client',
       ours: ['protocol', 'server', 'client'],
-      peers: [installed('@trpc/server'), installed('@trpc/client'), installed('ioredis'), ...tooling()],
-      parts: ['server', 'redis', 'client'],
+      peers: [
+        installed('@trpc/server'),
+        installed('@trpc/client'),
+        installed('ioredis'),
+        installed('@opentelemetry/api'),
+        ...tooling(),
+      ],
+      parts: ['server', 'redis', 'client', 'openTelemetry'],
     },
   ];
 }
@@ -107,6 +115,16 @@ import { RedisStore } from '@trpc-idempotency/server';`,
     code: `
 export const redisStore: IdempotencyStore = new RedisStore({ redis: new Redis('redis://127.0.0.1:6379', { lazyConnect: true }) });
 export const clusterStore: IdempotencyStore = new RedisStore({ redis: new Cluster([{ host: '127.0.0.1', port: 7000 }], { lazyConnect: true }) });`,
+  },
+  openTelemetry: {
+    imports: `
+import * as otel from '@opentelemetry/api';`,
+    code: `
+export const tracedIdempotency = createIdempotency({ store, scope, openTelemetry: { api: otel } });
+export const tracedClient = createIdempotentClient<AppRouter>({
+  url: 'http://localhost:3000/trpc',
+  idempotency: { openTelemetry: { api: otel } },
+});`,
   },
   router: {
     imports: `
