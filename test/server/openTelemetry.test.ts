@@ -185,7 +185,12 @@ describe('OpenTelemetry: the other outcomes, and the handler inside the span', (
       pay: t.procedure
         .use(createIdempotency({ store: new MemoryStore(), scope: 'global', openTelemetry: otel.options }))
         .input(z.object({ cents: z.number() }))
-        .mutation(({ input }) => tracer.startActiveSpan('db.insert', (span) => (span.end(), { paid: input.cents }))),
+        .mutation(({ input }) =>
+          tracer.startActiveSpan('db.insert', (span) => {
+            span.end();
+            return { paid: input.cents };
+          }),
+        ),
     });
     const response = await fetchRequestHandler({
       endpoint: '/trpc',

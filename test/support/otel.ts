@@ -68,10 +68,14 @@ export function everyExportedString(spans: ReadableSpan[], metrics: MetricData[]
   const strings: string[] = [];
   const add = (value: unknown) => {
     if (value === undefined || value === null) return;
-    if (Array.isArray(value)) value.forEach(add);
-    else if (typeof value === 'object')
-      Object.entries(value).forEach(([key, inner]) => (strings.push(key), add(inner)));
-    else strings.push(String(value));
+    if (Array.isArray(value)) {
+      for (const inner of value) add(inner);
+    } else if (typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) {
+        strings.push(key);
+        add(inner);
+      }
+    } else strings.push(String(value));
   };
   for (const span of spans) {
     add([span.name, span.attributes, span.status.message, span.links]);
