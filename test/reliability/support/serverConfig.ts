@@ -1,8 +1,11 @@
 /** How a reliability server process is set up; passed to it as JSON in RELIABILITY_SERVER. */
 export interface ServerConfig {
-  store: 'redis' | 'cluster' | 'memory';
+  store: 'redis' | 'cluster' | 'sentinel' | 'memory';
   redisUrl?: string;
   clusterNodes?: Array<{ host: string; port: number }>;
+  /** The sentinels and the name they monitor the primary under, for `store: 'sentinel'`. */
+  sentinels?: Array<{ host: string; port: number }>;
+  sentinelName?: string;
   /** RedisStore prefix; each scenario uses its own. */
   prefix?: string;
   storeTimeoutMs?: number;
@@ -15,6 +18,11 @@ export interface ServerConfig {
   ledgerNamespace?: string;
   /** The handler sleeps a random time in this range before its ledger write, in ms. */
   handlerSleepMs?: [number, number];
+  /**
+   * On SIGTERM: `drainIdempotency({ timeoutMs })`, print `DRAINED <report JSON>`, close the HTTP server and exit.
+   * Without it, SIGTERM ends the process at once, as Node does by default.
+   */
+  drainOnSigterm?: { timeoutMs: number };
 }
 
 /** What GET /__stats of a server process answers. */
