@@ -163,7 +163,8 @@ if (config.drainOnSigterm) {
     const report = await drainIdempotency({ timeoutMs });
     console.log(`DRAINED ${JSON.stringify(report)}`);
     server.close(() => process.exit(0));
-    server.closeIdleConnections();
+    // Keep-alive connections keep the server open: close each one as soon as it has no request in flight.
+    setInterval(() => server.closeIdleConnections(), 20).unref();
     setTimeout(() => process.exit(0), 2000).unref();
   });
 }
