@@ -1,3 +1,4 @@
+import { drainIdempotency } from '@trpc-idempotency/server';
 import { startExampleServer } from './exampleServer.js';
 
 const port = Number(process.env.PORT ?? 3000);
@@ -18,7 +19,10 @@ const server = await startExampleServer({ port, host: process.env.HOST, redisUrl
 console.log(`trpc-idempotency example (${server.backend} store) is running at ${server.url}`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.once(signal, async () => {
+    // Payments in flight finish and settle their keys; new ones get 503 SERVER_DRAINING and retry elsewhere.
+    const report = await drainIdempotency({ timeoutMs: 10_000 });
+    if (report.released.length + report.unsettled.length > 0) console.warn('Idempotency drain left:', report);
     void server.close().finally(() => process.exit(0));
   });
 }
