@@ -11,6 +11,7 @@ import {
   recordedFetch,
 } from './clientCosts';
 import { type AuditResult, auditCommands, auditTable } from './commandAudit';
+import { type CompressionResult, compressionTable, measureCompression } from './compressionBench';
 import { readOptions } from './options';
 import { summariseProfile } from './profileSummary';
 import { setUpRedis } from './redisSetup';
@@ -33,6 +34,7 @@ let stores: StoreSummary[] = [];
 let derive: DeriveResult[] = [];
 const links: LinkOverhead[] = [];
 let audit: AuditResult[] = [];
+let compression: CompressionResult[] = [];
 const cpuProfileDir = options.profile ? mkdtempSync(join(tmpdir(), 'trpc-idem-bench-prof-')) : undefined;
 try {
   const server = await startServer({ redisUrl: redis.url, clusterNodes: redis.clusterNodes, cpuProfileDir });
@@ -86,6 +88,7 @@ try {
     });
     for (const store of stores) for (const problem of store.problems) problems.push(`${store.name}: ${problem}`);
   }
+  if (!options.skipStores) compression = await measureCompression(redis.url, options.quick);
 } finally {
   await redis.stop();
 }
@@ -110,6 +113,10 @@ if (stores.length > 0) {
   console.log('\n## Store cycle: claim + complete on a fresh key, same Redis, same payload\n');
   console.log(storeTable(stores));
 }
+if (compression.length > 0) {
+  console.log('\n## Stored outcome compression (compressOutcomes), side by side with plain storage\n');
+  console.log(compressionTable(compression));
+}
 if (derive.length > 0) {
   console.log("\n## Client costs: key: 'derive', and the link against a plain httpLink\n");
   console.log(clientTables(derive, links));
@@ -120,7 +127,11 @@ console.log(`\nMachine: ${machine}. Total time ${((performance.now() - startedAt
 if (options.json)
   writeFileSync(
     options.json,
-    JSON.stringify({ machine, options, summaries, rounds, audit, stores, derive, links, targets }, null, 2),
+    JSON.stringify(
+      { machine, options, summaries, rounds, audit, stores, compression, derive, links, targets },
+      null,
+      2,
+    ),
   );
 
 if (problems.length > 0) {
