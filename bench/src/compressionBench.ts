@@ -85,7 +85,7 @@ export async function measureCompression(redisUrl: string, quick: boolean): Prom
           if (reply.status !== 'completed') throw new Error(`replay answered ${reply.status}`);
         }
         measured.push({
-          memory: Number(await redis.call('MEMORY', 'USAGE', prefix + recordKey)),
+          memory: Number(await redis.call('MEMORY', 'USAGE', prefix + recordKey, 'SAMPLES', '0')),
           replayMs: median(replays),
         });
       }

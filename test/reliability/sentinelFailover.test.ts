@@ -11,7 +11,12 @@ import { FULL, percentile, recordFigures, size } from './support/scale.js';
 
 const WORKERS = size(8, 32);
 const WARM_UP_MS = size(1500, 10_000);
-const AFTER_KILL_MS = size(7000, 20_000);
+/**
+ * How long the load goes on after the kill. With `waitForReplicas`, the promoted replica has no replica of its own
+ * until the killed primary is back and the sentinels have made it a replica (they look at it every 10 s), so
+ * those variants need more than 20 s to recover.
+ */
+const AFTER_KILL_MS = size(7000, 30_000);
 /** When the killed primary is started again, as an orchestrator would; the sentinels make it a replica. */
 const REJOIN_AFTER_MS = size(4000, 10_000);
 const LEASE_MS = 3000;
@@ -132,6 +137,7 @@ describe.each([
         s.outcome.answers.map((answer, i) => ({ answer, at: s.outcome.times[i]! })),
       );
       const failuresAfterKill = attempts.filter((a) => a.at >= killedAt && failed(a.answer));
+      const rejoinedAt = killedAt + REJOIN_AFTER_MS;
       const lastFailureAt = Math.max(killedAt, ...failuresAfterKill.map((a) => a.at));
       const hit = load.sent.filter((s) => s.finishedAt >= killedAt && s.outcome.answers.some(failed));
       const wrong = attempts.filter((a) => a.answer.kind === 'error');
@@ -167,6 +173,8 @@ describe.each([
         switchMasterAfterMs: switchedAt === undefined ? null : Math.round(switchedAt - killedAt),
         failoverWindowMs: Math.round(lastFailureAt - killedAt),
         failedAttemptsAfterKill: tally(failuresAfterKill),
+        failedAttemptsAfterRejoin: failuresAfterKill.filter((a) => a.at >= rejoinedAt).length,
+        killedPrimaryRestartedAfterMs: REJOIN_AFTER_MS,
         intentsHitByFailover: hit.length,
         worstIntentMs: Math.round(worstIntentMs),
         loadStoppedWithinMs: Math.round(stopTookMs),
@@ -183,7 +191,7 @@ describe.each([
       expect(switchedAt).toBeDefined();
       expect(newPrimaryPort).toBe(set.replica.port);
       expect(failuresAfterKill.length).toBeGreaterThan(0);
-      expect(lastFailureAt - killedAt).toBeLessThan(AFTER_KILL_MS - 1000);
+      expect(lastFailureAt).toBeLessThan(stopAskedAt - 1000);
       expect(attempts.filter((a) => a.at > lastFailureAt && a.answer.kind === 'ok').length).toBeGreaterThan(0);
       // No caller hangs: every intent ended, well within the time its retries allow, and the load stopped at once.
       expect(unfinished.map((s) => s.outcome.final)).toEqual([]);
