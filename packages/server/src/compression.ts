@@ -3,8 +3,8 @@ import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 /** Marks a stored outcome that is Brotli-compressed and base64-encoded; plain outcomes are JSON and start with `{`. */
 const COMPRESSED_PREFIX = 'br:';
 /**
- * Brotli quality 4: about as fast as gzip's default on JSON (a few ms for 300 KB) and a third smaller;
- * the higher qualities cost several times more CPU on every completion for a few percent (BENCHMARKS.md).
+ * Brotli quality 4: about as fast as gzip's default on JSON (a few ms for 300 KB) and a quarter smaller;
+ * quality 6 saves about 30 % more for 50 % more CPU on every completion (BENCHMARKS.md).
  */
 const QUALITY = 4;
 
