@@ -8,8 +8,10 @@ import {
   type IdempotencyStore,
   idempotencyErrorFormatter,
   MemoryStore,
+  RedisStore,
   StoreUnavailableError,
 } from '@trpc-idempotency/server';
+import { Cluster, Redis } from 'ioredis';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -217,6 +219,23 @@ describe('without the openTelemetry option', () => {
     open = await backends()[0]!.create();
   });
   afterAll(() => open?.close());
+
+  it('names the kind of each store for trpc.idempotency.store, from the ioredis client it was given', () => {
+    // Never connected: the kind is read from the client's type and options alone.
+    const lazy = { lazyConnect: true } as const;
+    const clients = [
+      new Redis(lazy),
+      new Cluster([{ host: '127.0.0.1', port: 1 }], lazy),
+      new Redis({ sentinels: [{ host: '127.0.0.1', port: 1 }], name: 'primary', ...lazy }),
+    ];
+    expect([new MemoryStore().kind, ...clients.map((redis) => new RedisStore({ redis }).kind)]).toEqual([
+      'memory',
+      'redis',
+      'redis-cluster',
+      'redis-sentinel',
+    ]);
+    for (const client of clients) client.disconnect();
+  });
 
   it('refuses an option that is not the API, naming it', () => {
     expect(() => createIdempotency({ store: open.store, scope: 'global', openTelemetry: {} as never })).toThrow(
