@@ -117,7 +117,8 @@ export function createIdempotency<TContext extends IdempotencyRequestContext, TR
       } catch (error) {
         emit({ type: 'storeError', error });
         if (config.onStoreError === 'fail-open') {
-          return await opts.next({ ctx: { idempotency: { key: parsed.key, fence: 0, signal: NEVER_ABORTED } } });
+          const unprotected = { ctx: { idempotency: { key: parsed.key, fence: 0, signal: NEVER_ABORTED } } };
+          return await (observed ? observed.inSpan(() => opts.next(unprotected)) : opts.next(unprotected));
         }
         setRetryAfter(request, STORE_RETRY_AFTER_MS);
         throw new IdempotencyError('STORE_UNAVAILABLE', 'The idempotency store is unavailable; retry later.', {
