@@ -11,6 +11,7 @@ import {
   recordedFetch,
 } from './clientCosts';
 import { type AuditResult, auditCommands, auditTable } from './commandAudit';
+import { type CompressionResult, compressionTable, measureCompression } from './compressionBench';
 import { readOptions } from './options';
 import { auditPostgres, type PostgresAuditResult, postgresAuditTable } from './postgresAudit';
 import { type BenchPostgres, setUpPostgres } from './postgresSetup';
@@ -37,6 +38,7 @@ let derive: DeriveResult[] = [];
 const links: LinkOverhead[] = [];
 let audit: AuditResult[] = [];
 let postgresAudit: PostgresAuditResult[] = [];
+let compression: CompressionResult[] = [];
 const cpuProfileDir = options.profile ? mkdtempSync(join(tmpdir(), 'trpc-idem-bench-prof-')) : undefined;
 try {
   const server = await startServer({
@@ -98,6 +100,7 @@ try {
     });
     for (const store of stores) for (const problem of store.problems) problems.push(`${store.name}: ${problem}`);
   }
+  if (!options.skipStores) compression = await measureCompression(redis.url, options.quick);
 } finally {
   await redis.stop();
   await postgres?.stop();
@@ -135,6 +138,10 @@ if (stores.length > 0) {
   console.log('\n## Store cycle: claim + complete on a fresh key, same Redis, same payload\n');
   console.log(storeTable(stores));
 }
+if (compression.length > 0) {
+  console.log('\n## Stored outcome compression (compressOutcomes), side by side with plain storage\n');
+  console.log(compressionTable(compression));
+}
 if (derive.length > 0) {
   console.log("\n## Client costs: key: 'derive', and the link against a plain httpLink\n");
   console.log(clientTables(derive, links));
@@ -146,7 +153,7 @@ if (options.json)
   writeFileSync(
     options.json,
     JSON.stringify(
-      { machine, options, summaries, rounds, audit, postgresAudit, stores, derive, links, targets },
+      { machine, options, summaries, rounds, audit, postgresAudit, stores, compression, derive, links, targets },
       null,
       2,
     ),

@@ -11,5 +11,8 @@ export default defineConfig({
   skipNodeModulesBundle: true,
   removeNodeProtocol: false,
   target: 'es2022',
+  // Whitespace and syntax only: names stay as written, and the source maps lead back to src.
+  minifyWhitespace: true,
+  minifySyntax: true,
   tsconfig: '../../tsconfig.base.json',
 });

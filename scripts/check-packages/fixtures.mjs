@@ -18,6 +18,8 @@ const tooling = () => [installed('typescript'), installed('@types/node')];
  * React app with TanStack Query and tRPC's TanStack integration (it installs @tanstack/react-query, which
  * brings @tanstack/query-core, as such an app does); server+client uses RedisStore, so it adds ioredis, and has
  * neither react nor TanStack, which proves the client's main entry loads without its optional peers.
+ * Only server+client has @opentelemetry/api, and passes it to both halves: the real API fits their structural
+ * types, and the other combinations prove that nothing needs it installed.
  */
 export function combinations() {
   return [
@@ -50,8 +52,14 @@ export function combinations() {
     {
       name: 'server+client',
       ours: ['protocol', 'server', 'client'],
-      peers: [installed('@trpc/server'), installed('@trpc/client'), installed('ioredis'), ...tooling()],
-      parts: ['server', 'redis', 'client'],
+      peers: [
+        installed('@trpc/server'),
+        installed('@trpc/client'),
+        installed('ioredis'),
+        installed('@opentelemetry/api'),
+        ...tooling(),
+      ],
+      parts: ['server', 'redis', 'client', 'openTelemetry'],
     },
   ];
 }
@@ -157,6 +165,16 @@ export const paymentRouter = t.router({
       viaPool.release();
       return { id: rows[0]?.id ?? '' };
     }),
+});`,
+  },
+  openTelemetry: {
+    imports: `
+import * as otel from '@opentelemetry/api';`,
+    code: `
+export const tracedIdempotency = createIdempotency({ store, scope, openTelemetry: { api: otel } });
+export const tracedClient = createIdempotentClient<AppRouter>({
+  url: 'http://localhost:3000/trpc',
+  idempotency: { openTelemetry: { api: otel } },
 });`,
   },
   router: {

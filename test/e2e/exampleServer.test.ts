@@ -12,7 +12,8 @@ import { hasRedisServer, type RedisProcess, startRedis } from '../support/redisS
 
 // The example's server over real HTTP, without a browser: the same faults the page's chaos panel
 // switches on, met by plain HTTP (the curl form of the docs) and by the client SDK; its ledger's fence
-// check; what it does without the demo flag; and what it answers while its Redis is dead.
+// check; what it does without the demo flag; and what it answers while its Redis is dead. The HTTP contract
+// that every example keeps (replay, refusals, duplicates, the SDK) is in exampleConformance.test.ts.
 
 const PAYMENT = { amount: 4200, currency: 'EUR' as const, note: 'Espresso beans, 1 kg' };
 
@@ -57,35 +58,6 @@ describe('the example server, in memory, as the demo', () => {
     server = await start({ port: 0, demo: true });
   });
   afterAll(() => server.close());
-
-  it('takes a payment from the curl command and replays it to a repeat, with one payment in the ledger', async () => {
-    const key = `curl-${randomUUID()}`;
-    const first = await curlPay(server.url, key);
-    const again = await curlPay(server.url, key);
-    expect(first.status).toBe(200);
-    expect(first.replayed).toBeNull();
-    expect(again).toMatchObject({ status: 200, replayed: 'true' });
-    expect(again.body).toEqual(first.body);
-    expect(superjson.deserialize(first.body.result.data)).toMatchObject({
-      ...PAYMENT,
-      key,
-      createdAt: expect.any(Date),
-    });
-    expect(await paymentsWithKey(server, key)).toHaveLength(1);
-  });
-
-  it('refuses a payment without a key with 400 KEY_MISSING, and records nothing', async () => {
-    const before = (await clientOf(server).payments.list.query()).length;
-    const response = await fetch(`${server.url}/trpc/payments.create`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ json: PAYMENT }),
-    });
-    const body = await response.json();
-    expect(response.status).toBe(400);
-    expect(body.error.json.data.idempotency.code).toBe('KEY_MISSING');
-    expect((await clientOf(server).payments.list.query()).length).toBe(before);
-  });
 
   it('refuses an amount with a message in words and zod issues by field, then pays the fixed amount under the same key once', async () => {
     const key = `too-much-${randomUUID()}`;
@@ -274,14 +246,6 @@ describe('the example server, on Redis', () => {
     server = await start({ port: 0, redisUrl: inject('redisUrl'), demo: true });
   });
   afterAll(() => server?.close());
-
-  it('keeps payments and records in Redis, and replays a repeat', async () => {
-    expect(server.backend).toBe('redis');
-    const key = `redis-${randomUUID()}`;
-    expect((await curlPay(server.url, key)).replayed).toBeNull();
-    expect((await curlPay(server.url, key)).replayed).toBe('true');
-    expect(await paymentsWithKey(server, key)).toHaveLength(1);
-  });
 
   it('answers 503 STORE_UNAVAILABLE and charges nothing while the store is cut off, then pays once when it is back', async () => {
     const key = `outage-${randomUUID()}`;

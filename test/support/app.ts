@@ -4,6 +4,8 @@ import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import type { DataTransformerOptions } from '@trpc/server/unstable-core-do-not-import';
 import {
   createIdempotency,
+  type DrainOptions,
+  type DrainReport,
   type IdempotencyEvent,
   type IdempotencyOptions,
   type IdempotencyStore,
@@ -55,8 +57,12 @@ export type TestAppOptions = Omit<IdempotencyOptions<Context>, 'store' | 'scope'
   transformer?: DataTransformerOptions;
 };
 
-/** Builds the router of the test app, with its side effects counted in `effects`. */
-export function buildRouter({ transformer = superjson, ...options }: TestAppOptions, effects: SideEffects) {
+/** Builds the router of the test app, with its side effects counted in `effects`; `exposed` gets its drain. */
+export function buildRouter(
+  { transformer = superjson, ...options }: TestAppOptions,
+  effects: SideEffects,
+  exposed: { drain?: (options?: DrainOptions) => Promise<DrainReport> } = {},
+) {
   const t = initTRPC.context<Context>().create({ transformer, errorFormatter: idempotencyErrorFormatter });
   const idempotency = createIdempotency({
     scope: (ctx: Context) => ctx.user,
@@ -66,6 +72,7 @@ export function buildRouter({ transformer = superjson, ...options }: TestAppOpti
       options.onEvent?.(event);
     },
   });
+  exposed.drain = idempotency.drain;
   const optionalIdempotency = createIdempotency({ scope: (ctx: Context) => ctx.user, ...options, required: false });
   const { issuedKeys } = options;
   const idempotentProcedure = t.procedure.use(idempotency);
@@ -137,6 +144,11 @@ export function buildRouter({ transformer = superjson, ...options }: TestAppOpti
           count(ctx.user, ctx.idempotency.key);
           return { item: input.item };
         }),
+      // An outcome of any size, for the size limits.
+      report: idempotentProcedure.input(z.object({ bytes: z.number().int() })).mutation(({ ctx, input }) => {
+        count(ctx.user, ctx.idempotency.key);
+        return { text: 'x'.repeat(input.bytes) };
+      }),
       quote: idempotentProcedure.input(z.object({ price: z.instanceof(Money) })).mutation(({ ctx, input }) => {
         count(ctx.user, ctx.idempotency.key);
         return { price: new Money(input.price.cents, input.price.currency), quotedBy: ctx.user };
@@ -163,6 +175,8 @@ export interface TestApp {
   effects: SideEffects;
   /** How many times the handler ran for this user and key. */
   runsOf(user: string | undefined, key: string): number;
+  /** `drain()` of the app's idempotency middleware. */
+  drain(options?: DrainOptions): Promise<DrainReport>;
   close(): Promise<void>;
 }
 
@@ -176,8 +190,14 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     aborts: new Map(),
     events: [],
   };
-  const served = await serve(buildRouter(options, effects));
-  return { ...served, effects, runsOf: (user, key) => effects.runs.get(`${user}/${key}`) ?? 0 };
+  const exposed: { drain?: (options?: DrainOptions) => Promise<DrainReport> } = {};
+  const served = await serve(buildRouter(options, effects, exposed));
+  return {
+    ...served,
+    effects,
+    runsOf: (user, key) => effects.runs.get(`${user}/${key}`) ?? 0,
+    drain: (drainOptions) => exposed.drain!(drainOptions),
+  };
 }
 
 /** Serves a router of the test app's context over real HTTP on a free port. */

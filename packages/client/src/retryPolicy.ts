@@ -118,6 +118,9 @@ export function classifyFailure(attempt: FailedAttempt): FailureVerdict {
     case 'KEY_MISSING':
     case 'KEY_INVALID':
       return known({ reason: 'key_rejected', retryable: false });
+    // The handler ran and this error is what the server stored in place of its outcome: every retry gets it again.
+    case 'OUTCOME_TOO_LARGE':
+      return known({ reason: 'server_error', retryable: false });
   }
 
   // No tRPC answer and no status: the request may or may not have reached the handler.

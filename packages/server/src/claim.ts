@@ -6,6 +6,8 @@ export interface SentClaim {
   /** With `transaction: true`, a won claim carries the open transaction the handler writes through. */
   claim: ClaimResult | TransactionalClaimResult<unknown>;
   sentAt: number;
+  /** With `inProgress: { waitMs }`: how long it waited for another holder, when it did. */
+  waitedMs?: number;
 }
 
 /**
@@ -31,6 +33,7 @@ export async function claimOrWait<TContext>(
   let sentAt = performance.now();
   let claim = await claimOnce();
   if (config.inProgress === 'reject') return { claim, sentAt };
+  const firstSentAt = sentAt;
   const deadline = sentAt + config.inProgress.waitMs;
   let pollMs = 10;
   while (claim.status === 'in_progress' && !args.signal?.aborted) {
@@ -41,7 +44,7 @@ export async function claimOrWait<TContext>(
     sentAt = performance.now();
     claim = await claimOnce();
   }
-  return { claim, sentAt };
+  return sentAt === firstSentAt ? { claim, sentAt } : { claim, sentAt, waitedMs: Math.round(sentAt - firstSentAt) };
 }
 
 function sleep(ms: number): Promise<void> {

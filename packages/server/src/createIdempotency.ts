@@ -7,6 +7,7 @@ import type {
 } from '@trpc/server/unstable-core-do-not-import';
 import { IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey } from '@trpc-idempotency/protocol';
 import { claimOrWait, type SentClaim } from './claim.js';
+import { DRAINING_RETRY_AFTER_MS, DrainGate, type DrainOptions, type DrainReport, type DrainTicket } from './drain.js';
 import { IdempotencyError } from './errors.js';
 import type { IdempotencyEvent } from './events.js';
 import { fingerprintInput, recordKeyFor } from './hashing.js';
@@ -16,12 +17,22 @@ import { decodeOutcome, storedErrorToTRPCError } from './outcome.js';
 import { procedureFacts } from './procedureFacts.js';
 import type { IdempotencyRequest, IdempotencyRequestContext } from './requestContext.js';
 import { inProgressRetryAfterMs } from './retryHint.js';
-import { type IdempotencyHandlerContext, runUnderLease, type TransactionalHandlerContext } from './runUnderLease.js';
+import {
+  type IdempotencyHandlerContext,
+  type LeaseLifecycle,
+  runUnderLease,
+  type TransactionalHandlerContext,
+} from './runUnderLease.js';
+import { checkInputSize } from './sizeLimits.js';
 import type { IdempotencyStore, TransactionalStore, TransactionClientOf } from './store/types.js';
+import { type CallTelemetry, createServerTelemetry } from './telemetry/serverTelemetry.js';
 
 export type { IdempotencyHandlerContext, TransactionalHandlerContext } from './runUnderLease.js';
 
-/** The tRPC middleware that {@link createIdempotency} returns; the handler finds `THandlerContext` in `ctx.idempotency`. */
+/**
+ * The tRPC middleware that {@link createIdempotency} returns, with its shutdown hook; the handler finds
+ * `THandlerContext` in `ctx.idempotency`.
+ */
 export type IdempotencyMiddleware<
   TContext,
   TRequired extends boolean,
@@ -32,7 +43,15 @@ export type IdempotencyMiddleware<
   object,
   { idempotency: TRequired extends false ? THandlerContext | null : THandlerContext },
   unknown
->;
+> & {
+  /**
+   * For a graceful shutdown: new keyed calls get 503 `SERVER_DRAINING` from now on, calls in flight get
+   * `timeoutMs` (default 10 s) to finish and settle their lease, and the leases of handlers still running
+   * then are released (their signal aborts first). Resolves to what it did and what it could not settle.
+   * `drainIdempotency()` does the same for every middleware of the process.
+   */
+  drain(options?: DrainOptions): Promise<DrainReport>;
+};
 
 /** What `ctx.idempotency` is for a store and a value of the `transaction` option. */
 export type HandlerContextFor<TStore, TTransaction extends boolean> = TTransaction extends true
@@ -73,6 +92,9 @@ export function createIdempotency<
   } & (TTransaction extends true ? { store: TransactionalStore } : unknown),
 ): IdempotencyMiddleware<TContext, TRequired, HandlerContextFor<TStore, TTransaction>> {
   const config = resolveOptions(options);
+  const telemetry = config.openTelemetry ? createServerTelemetry(config.openTelemetry, config.store) : undefined;
+  if (telemetry) config.store = telemetry.instrumentStore(config.store);
+  const gate = new DrainGate(config.store);
   const middleware = async (opts: {
     ctx: TContext;
     type: string;
@@ -100,65 +122,115 @@ export function createIdempotency<
     if (!transformer) throw misconfigured('the procedure has no transformer and no serializer option was given');
     const scope = await resolveScope(config, opts.ctx);
     const call: CallInfo = { path: opts.path, scope, key: parsed.key };
-    const emit = (event: Omit<IdempotencyEvent, 'path' | 'scope' | 'key'>) => report(config, call, event);
-    const recordKey = recordKeyFor(config.namespace, scope, opts.path, parsed.key);
-    const fingerprint = fingerprintInput(transformer.input, await opts.getRawInput());
-    const token = randomUUID();
-
-    let sent: SentClaim;
-    try {
-      sent = await claimOrWait(config, { recordKey, fingerprint, token, signal: opts.signal });
-    } catch (error) {
-      emit({ type: 'storeError', error });
-      if (config.onStoreError === 'fail-open') {
-        return opts.next({ ctx: { idempotency: { key: parsed.key, fence: 0, signal: NEVER_ABORTED } } });
-      }
-      setRetryAfter(request, STORE_RETRY_AFTER_MS);
-      throw new IdempotencyError('STORE_UNAVAILABLE', 'The idempotency store is unavailable; retry later.', {
-        retryAfterMs: STORE_RETRY_AFTER_MS,
-        cause: error,
+    const observed = telemetry?.startCall(opts.path);
+    const emit = (event: Omit<IdempotencyEvent, 'path' | 'scope' | 'key'>) => {
+      observed?.event(event);
+      report(config, call, event);
+    };
+    if (gate.draining) {
+      gate.refused();
+      emit({ type: 'draining', retryAfterMs: DRAINING_RETRY_AFTER_MS });
+      observed?.end();
+      setRetryAfter(request, DRAINING_RETRY_AFTER_MS);
+      throw new IdempotencyError('SERVER_DRAINING', 'This server is shutting down; retry, on another one.', {
+        retryAfterMs: DRAINING_RETRY_AFTER_MS,
       });
     }
+    // From here to the end of its lease, the call counts for drain(): it may claim.
+    const ticket = gate.enter(opts.path);
+    let lifecycle: LeaseLifecycle | undefined;
+    try {
+      const recordKey = recordKeyFor(config.namespace, scope, opts.path, parsed.key);
+      observed?.record(recordKey);
+      const fingerprint = fingerprintInput(transformer.input, await opts.getRawInput(), (text) =>
+        checkInputSize(config.limits, text, (bytes) => emit({ type: 'inputTooLarge', bytes })),
+      );
+      const token = randomUUID();
 
-    const { claim } = sent;
-    switch (claim.status) {
-      case 'mismatch':
-        emit({ type: 'mismatch' });
-        throw new IdempotencyError(
-          'PAYLOAD_MISMATCH',
-          'This idempotency key was already used with a different input. Use a new key for a new intent.',
-        );
-      case 'in_progress': {
-        const retryAfterMs = inProgressRetryAfterMs(claim);
-        emit({ type: 'conflict', retryAfterMs });
-        setRetryAfter(request, retryAfterMs);
-        throw new IdempotencyError('IN_PROGRESS', 'A request with this idempotency key is still running.', {
-          retryAfterMs,
+      let sent: SentClaim;
+      try {
+        sent = await claimOrWait(config, { recordKey, fingerprint, token, signal: opts.signal });
+      } catch (error) {
+        emit({ type: 'storeError', error });
+        if (config.onStoreError === 'fail-open') {
+          const unprotected = { ctx: { idempotency: { key: parsed.key, fence: 0, signal: NEVER_ABORTED } } };
+          return await (observed ? observed.inSpan(() => opts.next(unprotected)) : opts.next(unprotected));
+        }
+        setRetryAfter(request, STORE_RETRY_AFTER_MS);
+        throw new IdempotencyError('STORE_UNAVAILABLE', 'The idempotency store is unavailable; retry later.', {
+          retryAfterMs: STORE_RETRY_AFTER_MS,
+          cause: error,
         });
       }
-      case 'completed':
-        emit({ type: 'replayed' });
-        return replay(request, transformer, claim.outcome);
-      case 'claimed':
-        emit({ type: 'claimed', fence: claim.fence });
-        return runUnderLease(
-          config,
-          {
-            recordKey,
-            token,
-            fence: claim.fence,
-            claimSentAt: sent.sentAt,
-            key: parsed.key,
-            output: transformer.output,
-            facts,
-            emit,
-            transaction: 'transaction' in claim ? claim.transaction : undefined,
-          },
-          opts.next,
-        );
+
+      const { claim, waitedMs } = sent;
+      const waited = waitedMs === undefined ? {} : { waitedMs };
+      switch (claim.status) {
+        case 'mismatch':
+          emit({ type: 'mismatch', ...waited });
+          throw new IdempotencyError(
+            'PAYLOAD_MISMATCH',
+            'This idempotency key was already used with a different input. Use a new key for a new intent.',
+          );
+        case 'in_progress': {
+          const retryAfterMs = inProgressRetryAfterMs(claim);
+          emit({ type: 'conflict', retryAfterMs, ...waited });
+          setRetryAfter(request, retryAfterMs);
+          throw new IdempotencyError('IN_PROGRESS', 'A request with this idempotency key is still running.', {
+            retryAfterMs,
+          });
+        }
+        case 'completed':
+          emit({ type: 'replayed', ...waited });
+          return replay(request, transformer, claim.outcome);
+        case 'claimed':
+          emit({ type: 'claimed', fence: claim.fence, ...waited });
+          lifecycle = leaseLifecycle(ticket, observed, recordKey, token, claim.fence);
+          return await runUnderLease(
+            config,
+            {
+              recordKey,
+              token,
+              fence: claim.fence,
+              claimSentAt: sent.sentAt,
+              key: parsed.key,
+              output: transformer.output,
+              facts,
+              emit,
+              lifecycle,
+              transaction: 'transaction' in claim ? claim.transaction : undefined,
+            },
+            observed ? (nextOpts) => observed.inSpan(() => opts.next(nextOpts)) : opts.next,
+          );
+      }
+    } finally {
+      // A claimed call counts until its lease is settled, which may come later (LeaseLifecycle.done).
+      if (!lifecycle) ticket.done();
+      observed?.end();
     }
   };
-  return middleware as unknown as IdempotencyMiddleware<TContext, TRequired, HandlerContextFor<TStore, TTransaction>>;
+  return Object.assign(middleware, {
+    drain: (drainOptions?: DrainOptions) => gate.drain(drainOptions),
+  }) as unknown as IdempotencyMiddleware<TContext, TRequired, HandlerContextFor<TStore, TTransaction>>;
+}
+
+/** Tells the drain and the telemetry about a held lease, from the handler's start to the lease's end. */
+function leaseLifecycle(
+  ticket: DrainTicket,
+  observed: CallTelemetry | undefined,
+  recordKey: string,
+  token: string,
+  fence: number,
+): LeaseLifecycle {
+  observed?.leaseHeld();
+  return {
+    running: (keeper) => ticket.running({ recordKey, token, fence, abort: (reason) => keeper.abort(reason) }),
+    settling: () => ticket.settling(),
+    done: (applied) => {
+      observed?.leaseEnded();
+      ticket.done(applied);
+    },
+  };
 }
 
 interface CallInfo {

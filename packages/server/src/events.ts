@@ -1,4 +1,8 @@
-/** The moments the middleware reports to `onEvent`. */
+/**
+ * The moments the middleware reports to `onEvent`. `draining`: refused with 503 `SERVER_DRAINING` during a
+ * drain; `inputTooLarge`: refused with 413 before the claim; `outcomeTooLarge`: the handler's outcome was over
+ * `maxOutcomeBytes` (then `completed` with `OUTCOME_TOO_LARGE` stored, or `released`, follows).
+ */
 export type IdempotencyEventType =
   | 'claimed'
   | 'replayed'
@@ -7,7 +11,10 @@ export type IdempotencyEventType =
   | 'completed'
   | 'released'
   | 'leaseLost'
-  | 'storeError';
+  | 'storeError'
+  | 'draining'
+  | 'inputTooLarge'
+  | 'outcomeTooLarge';
 
 /** One report to `onEvent`, for logs and metrics. */
 export interface IdempotencyEvent {
@@ -20,8 +27,15 @@ export interface IdempotencyEvent {
   key: string;
   /** The fence of this holder's claim, once claimed. */
   fence?: number;
-  /** How long the caller was told to wait, for `conflict`. */
+  /** How long the caller was told to wait, for `conflict` and `draining`. */
   retryAfterMs?: number;
+  /**
+   * With `inProgress: { waitMs }`: how long the server waited for another holder before this answer, for
+   * `replayed` (then the outcome is that holder's), `claimed` (it gave its lease up) and `conflict`.
+   */
+  waitedMs?: number;
+  /** The size in bytes, for `inputTooLarge` and `outcomeTooLarge`. */
+  bytes?: number;
   /** What went wrong, for `storeError` and `leaseLost`. */
   error?: unknown;
   /**

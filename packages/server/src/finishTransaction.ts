@@ -4,7 +4,7 @@ import { IdempotencyError } from './errors.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
 import type { Holder } from './runUnderLease.js';
 import { settleLease } from './settleLease.js';
-import { encodeStorable } from './storableOutcome.js';
+import type { PreparedOutcome } from './sizeLimits.js';
 import { type StoreTransaction, StoreUnavailableError } from './store/types.js';
 
 type AnyResult = MiddlewareResult<any>;
@@ -29,18 +29,19 @@ export async function finishTransaction<TContext>(
   config: ResolvedIdempotencyOptions<TContext>,
   holder: Holder,
   transaction: StoreTransaction<unknown>,
-  result: AnyResult,
-  handlerBegan: boolean,
+  ended: { result: AnyResult; prepared: PreparedOutcome; handlerBegan: boolean },
 ): Promise<AnyResult> {
-  const { recordKey, token, fence, emit } = holder;
+  const { recordKey, token, fence, emit, lifecycle } = holder;
+  const { result, prepared, handlerBegan } = ended;
   const { retentionMs } = config;
-  const outcome = handlerBegan ? encodeStorable(config, holder.output, result) : undefined;
+  const outcome = prepared.stored;
 
   if (result.ok && outcome !== undefined) {
     let committed: boolean;
     try {
       committed = await transaction.commit({ outcome, retentionMs });
     } catch (error) {
+      lifecycle?.done(undefined);
       if (!isStoreUnavailable(error)) {
         // The database refused the handler's own transaction; the store rolled it back and released the lease.
         emit({ type: 'released', fence, handlerBegan });
@@ -57,9 +58,11 @@ export async function finishTransaction<TContext>(
         { retryAfterMs: AFTER_STORE_ERROR_MS, cause: error },
       );
     }
+    lifecycle?.done(committed);
     if (committed) {
       emit({ type: 'completed', fence, handlerBegan });
-      return result;
+      // The handler's result, or OUTCOME_TOO_LARGE in its place when that error is what was stored.
+      return prepared.answer;
     }
     emit({ type: 'leaseLost', fence, error: 'commit refused: the lease ran out or another request took over' });
     throw new IdempotencyError(
@@ -93,16 +96,21 @@ export async function finishTransaction<TContext>(
       );
     },
     onStoreError: (error) => emit({ type: 'storeError', fence, error }),
+    onDone: lifecycle?.done,
   });
   if (result.ok && handlerBegan) {
-    // A success that cannot be serialized cannot be replayed; committing its writes without a stored
-    // outcome would let a retry write them again, so they were rolled back.
+    // A success that cannot be kept for a replay (the serializer cannot write it, or it is over
+    // maxOutcomeBytes with onOutcomeTooLarge: 'release'); committing its writes without a stored outcome
+    // would let a retry write them again, so they were rolled back.
     throw new TRPCError({
       code: 'INTERNAL_SERVER_ERROR',
-      message: 'The result cannot be serialized for replay, so the transaction was rolled back.',
+      message:
+        prepared.tooLargeBytes === undefined
+          ? 'The result cannot be serialized for replay, so the transaction was rolled back.'
+          : `The result (${prepared.tooLargeBytes} bytes) is larger than maxOutcomeBytes and cannot be kept for a replay, so the transaction was rolled back.`,
     });
   }
-  return result;
+  return prepared.answer;
 }
 
 /** By name too: a store package may bring its own copy of this package. */

@@ -15,8 +15,15 @@ export function recordKeyFor(namespace: string, scope: string, path: string, key
   return `{${sha256Hex(canonicalJson([namespace, scope, path, key]))}}`;
 }
 
-/** SHA-256 over the canonical JSON of the input, serialized first so that Dates, Maps and BigInts count. */
-export function fingerprintInput(serializer: Serializer, input: unknown): string {
+/**
+ * SHA-256 over the canonical JSON of the input, serialized first so that Dates, Maps and BigInts count.
+ * `checkSize` sees that JSON first, and may refuse it (413 `INPUT_TOO_LARGE`) before anything is hashed or stored.
+ */
+export function fingerprintInput(
+  serializer: Serializer,
+  input: unknown,
+  checkSize: (canonicalInput: string) => void = () => {},
+): string {
   if (input === undefined) return sha256Hex(canonicalJson(null));
   let serialized: unknown;
   try {
@@ -27,9 +34,12 @@ export function fingerprintInput(serializer: Serializer, input: unknown): string
     // here). Fingerprint such an input as it is, wrapped so that it can never equal a serialized one.
     serialized = { unserializable: input };
   }
+  let text: string;
   try {
-    return sha256Hex(canonicalJson(serialized));
+    text = canonicalJson(serialized);
   } catch {
     throw new TRPCError({ code: 'BAD_REQUEST', message: 'This input cannot be fingerprinted for idempotency.' });
   }
+  checkSize(text);
+  return sha256Hex(text);
 }

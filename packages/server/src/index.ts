@@ -14,6 +14,12 @@ export {
   type IdempotencyMiddleware,
   type TransactionalHandlerContext,
 } from './createIdempotency.js';
+export {
+  type DrainedLease,
+  type DrainOptions,
+  type DrainReport,
+  drainIdempotency,
+} from './drain.js';
 export { getIdempotencyErrorData, IdempotencyError, idempotencyErrorFormatter } from './errors.js';
 export type { IdempotencyEvent, IdempotencyEventType } from './events.js';
 export {
@@ -57,3 +63,4 @@ export {
   type TransactionalStore,
   type TransactionClientOf,
 } from './store/types.js';
+export type { OpenTelemetryApi, OpenTelemetryOptions } from './telemetry/openTelemetryApi.js';

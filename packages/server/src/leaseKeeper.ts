@@ -9,6 +9,8 @@ export class LeaseLostError extends Error {
 export interface LeaseKeeper {
   /** Aborts before the lease can run out in the store: from then on another holder may run the same intent. */
   readonly signal: AbortSignal;
+  /** Gives the lease up from this side: the signal aborts with `reason` (a drain at its deadline does this). */
+  abort(reason: LeaseLostError): void;
   stop(): void;
 }
 
@@ -112,6 +114,7 @@ export function keepLease(options: {
       }
       return controller.signal;
     },
+    abort: lose,
     stop() {
       stopped = true;
       clearTimeout(renewTimer);

@@ -7,7 +7,9 @@ import {
 } from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotencyEvent } from './events.js';
 import type { KeyIssuer } from './keyIssuer.js';
+import { resolveSizeLimits, type SizeLimitOptions, type SizeLimits } from './sizeLimits.js';
 import { type IdempotencyStore, isTransactionalStore } from './store/types.js';
+import { type OpenTelemetryOptions, openTelemetryProblem } from './telemetry/openTelemetryApi.js';
 
 /** A function of the request context that says whose key it is: a user, tenant or API key id. */
 export type ScopeFunction<TContext> = (
@@ -60,6 +62,26 @@ export interface IdempotencyOptions<TContext, TStore extends IdempotencyStore = 
    * `KEY_INVALID` with a `reason` (`not_issued`, `signature`, `expired`). Default: any well-formed key.
    */
   issuedKeys?: KeyIssuer<TContext>;
+  /**
+   * Keyed inputs larger than this, as canonical JSON in UTF-8 bytes, are refused with 413 `INPUT_TOO_LARGE`
+   * before the claim. `Infinity` turns the check off. Default 1 MiB.
+   */
+  maxInputBytes?: number;
+  /** Outcomes larger than this, serialized, are never stored (see `onOutcomeTooLarge`). Default 1 MiB. */
+  maxOutcomeBytes?: number;
+  /**
+   * What happens to an outcome over `maxOutcomeBytes`. `'error'` (default): a small `OUTCOME_TOO_LARGE` error
+   * (500) is stored and answered instead, to this call and every retry, so the handler still runs once.
+   * `'release'`: this call gets its result and the lease is released, so a retry runs the handler again.
+   */
+  onOutcomeTooLarge?: 'error' | 'release';
+  /** Stores outcomes of at least `aboveBytes` Brotli-compressed. `true` means above 8 KiB. Default `false`. */
+  compressOutcomes?: boolean | { aboveBytes: number };
+  /**
+   * Spans and metrics through OpenTelemetry (docs/observability.md): pass `{ api }` with the
+   * `@opentelemetry/api` module. Off by default; the package never imports OpenTelemetry itself.
+   */
+  openTelemetry?: OpenTelemetryOptions;
 }
 
 /** The options with their defaults filled in. */
@@ -78,6 +100,8 @@ export interface ResolvedIdempotencyOptions<TContext> {
   namespace: string;
   onEvent: ((event: IdempotencyEvent) => void) | undefined;
   issuedKeys: KeyIssuer<TContext> | undefined;
+  limits: SizeLimits;
+  openTelemetry: OpenTelemetryOptions | undefined;
 }
 
 const TRANSIENT_CLIENT_ERRORS = new Set([408, 429, 499]);
@@ -111,6 +135,11 @@ const KNOWN_OPTIONS = new Set([
   'onEvent',
   'issuedKeys',
   'transaction',
+  'maxInputBytes',
+  'maxOutcomeBytes',
+  'onOutcomeTooLarge',
+  'compressOutcomes',
+  'openTelemetry',
 ]);
 
 const STORE_METHODS = ['claim', 'complete', 'release', 'renewLease'] as const;
@@ -183,6 +212,9 @@ export function resolveOptions<TContext>(
       "cannot be combined with onStoreError: 'fail-open' (the transaction lives in the store's database)",
     );
   }
+  const limits = resolveSizeLimits(given as SizeLimitOptions, bad);
+  const telemetryProblem = given.openTelemetry === undefined ? undefined : openTelemetryProblem(given.openTelemetry);
+  if (telemetryProblem) bad('openTelemetry', telemetryProblem);
 
   if (problems.length > 0) throw new TypeError(`createIdempotency: ${problems.join('; ')}.`);
   return {
@@ -199,6 +231,8 @@ export function resolveOptions<TContext>(
     namespace,
     onEvent: given.onEvent,
     issuedKeys,
+    limits,
+    openTelemetry: given.openTelemetry,
   };
 }
 

@@ -1,4 +1,6 @@
 import { TRPCError } from '@trpc/server';
+import { decompressOutcomeText } from './compression.js';
+import { IdempotencyError } from './errors.js';
 
 /** Turns values into JSON-safe data and back: one direction of a tRPC transformer, such as superjson. */
 export interface Serializer {
@@ -6,10 +8,16 @@ export interface Serializer {
   deserialize(value: any): any;
 }
 
-/** An outcome as it is replayed: a success with its data, or the error the handler threw on purpose. */
-export type StoredOutcome =
-  | { ok: true; data: unknown }
-  | { ok: false; error: { code: TRPCError['code']; message: string } };
+/** A stored error: one the handler threw on purpose, or the idempotency layer's own (`idempotency` names its code). */
+export interface StoredError {
+  code: TRPCError['code'];
+  message: string;
+  /** Set for an error of the idempotency layer, such as `OUTCOME_TOO_LARGE`, so that its replay carries the code. */
+  idempotency?: 'OUTCOME_TOO_LARGE';
+}
+
+/** An outcome as it is replayed: a success with its data, or a stored error. */
+export type StoredOutcome = { ok: true; data: unknown } | { ok: false; error: StoredError };
 
 /** Writes an outcome as the text the store keeps. */
 export function encodeOutcome(serializer: Serializer, outcome: StoredOutcome): string {
@@ -22,19 +30,20 @@ export function encodeOutcome(serializer: Serializer, outcome: StoredOutcome): s
   return JSON.stringify(outcome);
 }
 
-/** Reads an outcome back from the store's text. */
+/** Reads an outcome back from the store's text (compressed or not). */
 export function decodeOutcome(serializer: Serializer, text: string): StoredOutcome {
-  const stored = JSON.parse(text) as {
+  const stored = JSON.parse(decompressOutcomeText(text)) as {
     ok: boolean;
     data?: unknown;
     u?: boolean;
-    error?: { code: TRPCError['code']; message: string };
+    error?: StoredError;
   };
   if (stored.ok) return { ok: true, data: stored.u ? undefined : serializer.deserialize(stored.data) };
   return { ok: false, error: stored.error! };
 }
 
-/** Rebuilds a stored error as the same `TRPCError` the handler threw. */
-export function storedErrorToTRPCError(error: { code: TRPCError['code']; message: string }): TRPCError {
+/** Rebuilds a stored error as the same `TRPCError` the handler threw, or the same idempotency error. */
+export function storedErrorToTRPCError(error: StoredError): TRPCError {
+  if (error.idempotency) return new IdempotencyError(error.idempotency, error.message);
   return new TRPCError({ code: error.code, message: error.message });
 }

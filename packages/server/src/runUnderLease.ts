@@ -1,12 +1,12 @@
 import type { MiddlewareResult } from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotencyEvent } from './events.js';
 import { finishTransaction } from './finishTransaction.js';
-import { keepLease } from './leaseKeeper.js';
+import { keepLease, type LeaseKeeper } from './leaseKeeper.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
 import type { Serializer } from './outcome.js';
 import type { ProcedureFacts } from './procedureFacts.js';
 import { settleLease } from './settleLease.js';
-import { encodeStorable } from './storableOutcome.js';
+import { prepareOutcome } from './sizeLimits.js';
 import type { StoreTransaction } from './store/types.js';
 
 type AnyResult = MiddlewareResult<any>;
@@ -50,8 +50,20 @@ export interface Holder {
   output: Serializer;
   facts: ProcedureFacts;
   emit: (event: Omit<IdempotencyEvent, 'path' | 'scope' | 'key'>) => void;
+  /** Told when the handler starts and when the lease is settled, for `drain()` and the leases-held gauge. */
+  lifecycle?: LeaseLifecycle;
   /** With `transaction: true`: the transaction the handler writes through; the middleware ends it. */
   transaction?: StoreTransaction<unknown>;
+}
+
+/** The steps of a held lease, for those who count leases: a drain, telemetry. */
+export interface LeaseLifecycle {
+  /** The lease is held and renewed; `keeper.abort` gives it up. */
+  running(keeper: LeaseKeeper): void;
+  /** The handler returned; its completion or release is under way. */
+  settling(): void;
+  /** The lease is settled: `applied` by the store or refused, or `undefined` when the retries gave up. */
+  done(applied: boolean | undefined): void;
 }
 
 /**
@@ -65,7 +77,7 @@ export async function runUnderLease<TContext>(
   holder: Holder,
   next: (opts: { ctx: object }) => Promise<AnyResult>,
 ): Promise<AnyResult> {
-  const { recordKey, token, fence, emit } = holder;
+  const { recordKey, token, fence, emit, lifecycle } = holder;
   const keeper = keepLease({
     store: config.store,
     recordKey,
@@ -75,7 +87,8 @@ export async function runUnderLease<TContext>(
     claimSentAt: holder.claimSentAt,
     onLost: (error) => emit({ type: 'leaseLost', fence, error }),
   });
-  const handle: { key: string; fence: number; readonly signal: AbortSignal; tx?: unknown } = {
+  lifecycle?.running(keeper);
+  const handle: IdempotencyHandlerContext & { tx?: unknown } = {
     key: holder.key,
     fence,
     get signal() {
@@ -90,12 +103,22 @@ export async function runUnderLease<TContext>(
   let result: AnyResult;
   try {
     result = await next({ ctx: { idempotency: handle } });
+  } catch (error) {
+    lifecycle?.done(undefined);
+    throw error;
   } finally {
     keeper.stop();
   }
-  if (holder.transaction) return finishTransaction(config, holder, holder.transaction, result, handlerBegan);
 
-  const outcome = handlerBegan ? encodeStorable(config, holder.output, result) : undefined;
+  lifecycle?.settling();
+  const prepared = handlerBegan
+    ? prepareOutcome(config.limits, holder.output, result, config.shouldStoreError)
+    : { stored: undefined, answer: result };
+  if (prepared.tooLargeBytes !== undefined) emit({ type: 'outcomeTooLarge', fence, bytes: prepared.tooLargeBytes });
+  if (holder.transaction) {
+    return finishTransaction(config, holder, holder.transaction, { result, prepared, handlerBegan });
+  }
+  const outcome = prepared.stored;
   // The handler's work is done and cannot be undone: answer with it now. If the store is down,
   // settleLease keeps trying for one lease length, so a short outage does not lose this outcome.
   await settleLease({
@@ -113,6 +136,7 @@ export async function runUnderLease<TContext>(
       );
     },
     onStoreError: (error) => emit({ type: 'storeError', fence, error }),
+    onDone: lifecycle?.done,
   });
-  return result;
+  return prepared.answer;
 }

@@ -20,9 +20,15 @@ export async function settleLease(options: {
   onSettled: (applied: boolean) => void;
   /** The store failed: on the first failure, and once more when the retries give up. */
   onStoreError: (error: unknown) => void;
+  /** Called once when it is over: the store answered (`applied` or not), or the retries gave up (`undefined`). */
+  onDone?: (applied: boolean | undefined) => void;
 }): Promise<void> {
+  const settled = (applied: boolean) => {
+    options.onSettled(applied);
+    options.onDone?.(applied);
+  };
   try {
-    options.onSettled(await options.call());
+    settled(await options.call());
     return;
   } catch (error) {
     options.onStoreError(error);
@@ -32,9 +38,12 @@ export async function settleLease(options: {
   const retryLater = () => {
     const timer = setTimeout(async () => {
       try {
-        options.onSettled(await options.call());
+        settled(await options.call());
       } catch (error) {
-        if (performance.now() + delayMs >= deadline) return options.onStoreError(error);
+        if (performance.now() + delayMs >= deadline) {
+          options.onStoreError(error);
+          return options.onDone?.(undefined);
+        }
         delayMs = Math.min(delayMs * 2, 250);
         retryLater();
       }

@@ -10,8 +10,13 @@ import superjson from 'superjson';
 /** One attempt's answer, sorted into the kinds the scenarios count. */
 export type Answer =
   | { kind: 'ok'; status: number; data: any; replayed: boolean }
-  /** A typed idempotency answer that a client retries: 409 IN_PROGRESS or 503 STORE_UNAVAILABLE. */
-  | { kind: 'typed'; status: number; code: 'IN_PROGRESS' | 'STORE_UNAVAILABLE'; retryAfterMs: number }
+  /** A typed idempotency answer that a client retries: 409 IN_PROGRESS, 503 STORE_UNAVAILABLE or SERVER_DRAINING. */
+  | {
+      kind: 'typed';
+      status: number;
+      code: 'IN_PROGRESS' | 'STORE_UNAVAILABLE' | 'SERVER_DRAINING';
+      retryAfterMs: number;
+    }
   /** Another tRPC error: a 4xx the client caused, or a 500. */
   | { kind: 'error'; status: number; code: string | undefined; idempotencyCode: string | undefined; message: string }
   | { kind: 'timeout' }
@@ -66,7 +71,7 @@ export function classify(status: number, headers: { get(name: string): string | 
   const idempotencyCode = error?.data?.idempotency?.code;
   if (
     (status === 409 && idempotencyCode === 'IN_PROGRESS') ||
-    (status === 503 && idempotencyCode === 'STORE_UNAVAILABLE')
+    (status === 503 && (idempotencyCode === 'STORE_UNAVAILABLE' || idempotencyCode === 'SERVER_DRAINING'))
   ) {
     return { kind: 'typed', status, code: idempotencyCode, retryAfterMs: error.data?.idempotency?.retryAfterMs ?? 0 };
   }

@@ -12,6 +12,8 @@ export interface ServerProcess {
   process: ChildProcess;
   /** Everything it wrote to stderr: unhandled rejections and 500s are logged there. */
   stderr(): string;
+  /** Everything it wrote to stdout: `LISTENING <port>`, and `DRAINED <report>` after a drain. */
+  stdout(): string;
   stats(): Promise<ServerStats>;
   /** Sends a signal: SIGKILL for a crash, SIGSTOP/SIGCONT for a pause. */
   signal(signal: NodeJS.Signals): void;
@@ -32,12 +34,14 @@ export async function spawnServer(config: ServerConfig, options: { exposeGc?: bo
   child.stderr?.on('data', (chunk) => {
     stderr += chunk;
   });
+  let stdout = '';
+  child.stdout?.on('data', (chunk) => {
+    stdout += chunk;
+  });
   const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
-    let stdout = '';
     const timer = setTimeout(() => reject(new Error(`server did not start within 20 s: ${stderr}`)), 20_000);
-    child.stdout?.on('data', (chunk) => {
-      stdout += chunk;
+    child.stdout?.on('data', () => {
       const match = /LISTENING (\d+)/.exec(stdout);
       if (match) {
         clearTimeout(timer);
@@ -55,6 +59,7 @@ export async function spawnServer(config: ServerConfig, options: { exposeGc?: bo
     pid: child.pid!,
     process: child,
     stderr: () => stderr,
+    stdout: () => stdout,
     async stats() {
       const response = await fetch(`${url}/__stats`);
       return (await response.json()) as ServerStats;

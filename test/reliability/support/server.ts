@@ -14,6 +14,7 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { PostgresStore } from '@trpc-idempotency/postgres';
 import {
   createIdempotency,
+  drainIdempotency,
   type IdempotencyEvent,
   type IdempotencyStore,
   idempotencyErrorFormatter,
@@ -52,7 +53,17 @@ function openStore(): { store: IdempotencyStore; memory?: MemoryStore; postgres?
   const redis =
     config.store === 'cluster'
       ? new Cluster(config.clusterNodes ?? [], { redisOptions: { maxRetriesPerRequest: 1 } })
-      : new Redis(config.redisUrl ?? '', { maxRetriesPerRequest: 1 });
+      : config.store === 'sentinel'
+        ? new Redis({
+            sentinels: config.sentinels ?? [],
+            name: config.sentinelName ?? '',
+            maxRetriesPerRequest: 1,
+            // Hear of a failover from the sentinels at once, rather than on the next failed reconnect.
+            failoverDetector: true,
+            // A primary demoted while still reachable answers writes with READONLY: find the new one.
+            reconnectOnError: (error) => error.message.startsWith('READONLY'),
+          })
+        : new Redis(config.redisUrl ?? '', { maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
   return {
     store: new RedisStore({
@@ -195,3 +206,16 @@ server.keepAliveTimeout = 30_000;
 server.listen(0, '127.0.0.1', () => {
   console.log(`LISTENING ${(server.address() as AddressInfo).port}`);
 });
+
+if (config.drainOnSigterm) {
+  const { timeoutMs } = config.drainOnSigterm;
+  process.once('SIGTERM', async () => {
+    // What an app's SIGTERM handler does: drain the idempotency layer, then stop taking connections.
+    const report = await drainIdempotency({ timeoutMs });
+    console.log(`DRAINED ${JSON.stringify(report)}`);
+    server.close(() => process.exit(0));
+    // Keep-alive connections keep the server open: close each one as soon as it has no request in flight.
+    setInterval(() => server.closeIdleConnections(), 20).unref();
+    setTimeout(() => process.exit(0), 2000).unref();
+  });
+}

@@ -1,6 +1,6 @@
 /** How a reliability server process is set up; passed to it as JSON in RELIABILITY_SERVER. */
 export interface ServerConfig {
-  store: 'redis' | 'cluster' | 'memory' | 'postgres';
+  store: 'redis' | 'cluster' | 'sentinel' | 'memory' | 'postgres';
   /** PostgresStore: the database (the pool has `poolSize` connections, default 20) and the store's table. */
   postgresUrl?: string;
   table?: string;
@@ -12,6 +12,9 @@ export interface ServerConfig {
   pgLedger?: { runs: string; ledger: string };
   redisUrl?: string;
   clusterNodes?: Array<{ host: string; port: number }>;
+  /** The sentinels and the name they monitor the primary under, for `store: 'sentinel'`. */
+  sentinels?: Array<{ host: string; port: number }>;
+  sentinelName?: string;
   /** RedisStore prefix; each scenario uses its own. */
   prefix?: string;
   storeTimeoutMs?: number;
@@ -24,6 +27,11 @@ export interface ServerConfig {
   ledgerNamespace?: string;
   /** The handler sleeps a random time in this range before its ledger write, in ms. */
   handlerSleepMs?: [number, number];
+  /**
+   * On SIGTERM: `drainIdempotency({ timeoutMs })`, print `DRAINED <report JSON>`, close the HTTP server and exit.
+   * Without it, SIGTERM ends the process at once, as Node does by default.
+   */
+  drainOnSigterm?: { timeoutMs: number };
 }
 
 /** What GET /__stats of a server process answers. */

@@ -1,3 +1,4 @@
+import { drainIdempotency } from '@trpc-idempotency/server';
 import { startExampleServer } from './exampleServer.js';
 
 const port = Number(process.env.PORT ?? 3000);
@@ -23,7 +24,10 @@ console.log(
 );
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.once(signal, async () => {
+    // Payments in flight finish and settle their keys; new ones get 503 SERVER_DRAINING and retry elsewhere.
+    const report = await drainIdempotency({ timeoutMs: 10_000 });
+    if (report.released.length + report.unsettled.length > 0) console.warn('Idempotency drain left:', report);
     void server.close().finally(() => process.exit(0));
   });
 }

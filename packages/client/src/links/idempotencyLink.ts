@@ -7,7 +7,7 @@ import {
   MAX_IDEMPOTENCY_KEY_LENGTH,
   withoutAliasing,
 } from '@trpc-idempotency/protocol';
-import type { IdempotencyResultMeta } from '../events.js';
+import type { AttemptEvent, IdempotencyResultMeta } from '../events.js';
 import { deriveIdempotencyKey, randomIdempotencyKey } from '../keys.js';
 import { whenOnline } from '../online.js';
 import {
@@ -18,6 +18,7 @@ import {
   resolveLinkOptions,
 } from '../options.js';
 import type { ResponseProbe } from '../responseProbe.js';
+import { startCallSpan } from '../telemetry.js';
 import { type AttemptSequence, createAttemptSequence } from './attemptSequence.js';
 
 /** Parts that `createIdempotentClient` hands to the link and that are not public options. */
@@ -86,6 +87,7 @@ export function createIdempotencyLink<TRouter extends AnyRouter>(
                 leave = shared.join(observer, op.signal, call.onResult);
                 return;
               }
+              const span = config.openTelemetry ? startCallSpan(config.openTelemetry, op.path) : undefined;
               const sequence: AttemptSequence = createAttemptSequence({
                 op: call.op,
                 key: call.key,
@@ -93,10 +95,11 @@ export function createIdempotencyLink<TRouter extends AnyRouter>(
                 retry: call.retry,
                 random: config.random,
                 schedule: config.schedule,
-                onAttempt: config.onAttempt,
+                onAttempt: span ? withSpan(span.attempt, config.onAttempt) : config.onAttempt,
                 probe: internals.probe,
                 online: config.online,
                 onSettled: () => {
+                  span?.end();
                   if (sharingId !== undefined && inFlight.get(sharingId) === sequence) inFlight.delete(sharingId);
                 },
               });
@@ -207,6 +210,17 @@ function inputSerializer(transformer: DataTransformerOptions | undefined): (inpu
   if (!transformer) return (input) => input;
   const input = 'input' in transformer ? transformer.input : transformer;
   return (value) => input.serialize(value);
+}
+
+/** Reports each attempt to the call's span, then to the app's own hook. */
+function withSpan(
+  toSpan: (event: AttemptEvent) => void,
+  onAttempt: ((event: AttemptEvent) => void) | undefined,
+): (event: AttemptEvent) => void {
+  return (event) => {
+    toSpan(event);
+    onAttempt?.(event);
+  };
 }
 
 function toError(cause: unknown): Error {

@@ -44,6 +44,7 @@ interface MemoryRecord {
  * const idempotency = createIdempotency({ store: new MemoryStore(), scope: (ctx) => ctx.userId });
  */
 export class MemoryStore implements IdempotencyStore {
+  readonly kind = 'memory';
   readonly #records = new Map<string, MemoryRecord>();
   readonly #now: () => number;
   readonly #sweeper: ReturnType<typeof setInterval>;

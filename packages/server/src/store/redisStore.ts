@@ -52,6 +52,14 @@ interface IdempotencyCommands {
   trpcIdempotencyRenewLease(key: string, token: string, leaseMs: number, retentionMs: number): Promise<number>;
 }
 
+/** Tells an ioredis `Cluster` (`isCluster`) and a Sentinel-managed `Redis` (`options.sentinels`) apart. */
+function redisKind(redis: RedisClient): RedisStore['kind'] {
+  const client = redis as { isCluster?: boolean; options?: { sentinels?: unknown[] | null } };
+  if (client.isCluster === true) return 'redis-cluster';
+  if (Array.isArray(client.options?.sentinels) && client.options.sentinels.length > 0) return 'redis-sentinel';
+  return 'redis';
+}
+
 const UNREACHABLE_STATES = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
 
 /**
@@ -62,6 +70,8 @@ const UNREACHABLE_STATES = new Set(['reconnecting', 'close', 'end', 'disconnecti
  * const store = new RedisStore({ redis: new Redis(process.env.REDIS_URL) });
  */
 export class RedisStore implements IdempotencyStore {
+  /** `redis`, `redis-cluster` or `redis-sentinel`, from the client it was given. */
+  readonly kind: 'redis' | 'redis-cluster' | 'redis-sentinel';
   readonly #redis: RedisClient & IdempotencyCommands;
   readonly #prefix: string;
   readonly #timeoutMs: number;
@@ -79,6 +89,7 @@ export class RedisStore implements IdempotencyStore {
     redis.defineCommand('trpcIdempotencyRenewLease', { numberOfKeys: 1, lua: RENEW_LEASE_SCRIPT });
     this.#redis = redis;
     this.#prefix = prefix;
+    this.kind = redisKind(redis);
     const wait = options.waitForReplicas;
     if (wait && !(Number.isInteger(wait.replicas) && wait.replicas > 0 && wait.timeoutMs > 0)) {
       throw new TypeError('RedisStore option "waitForReplicas" needs a positive integer replicas and timeoutMs.');

@@ -90,6 +90,8 @@ export interface RenewLeaseRequest extends LeaseRequest {
  * resend a command after a reconnect.
  */
 export interface IdempotencyStore {
+  /** What kind of store it is (`memory`, `redis`, ...), for telemetry. Optional for stores of your own. */
+  readonly kind?: string;
   claim(request: ClaimRequest): Promise<ClaimResult>;
   complete(request: CompleteRequest): Promise<boolean>;
   release(request: ReleaseRequest): Promise<boolean>;

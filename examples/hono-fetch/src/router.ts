@@ -1,0 +1,56 @@
+import { initTRPC } from '@trpc/server';
+import type { FetchCreateContextFnOptions } from '@trpc/server/adapters/fetch';
+import {
+  createIdempotency,
+  fetchIdempotencyContext,
+  type IdempotencyStore,
+  idempotencyErrorFormatter,
+} from '@trpc-idempotency/server';
+import superjson from 'superjson';
+import { z } from 'zod';
+import type { Ledger } from './ledger.js';
+
+/**
+ * The request context on a fetch runtime: the customer (no login here: an `x-customer-id` header, or
+ * `demo-customer`) and what the idempotency middleware reads, from the fetch `Request` and response headers.
+ */
+export function createContext(opts: FetchCreateContextFnOptions) {
+  return {
+    customerId: opts.req.headers.get('x-customer-id') || 'demo-customer',
+    ...fetchIdempotencyContext(opts),
+  };
+}
+type Context = ReturnType<typeof createContext>;
+
+/** How long the "card authorization" takes, so that duplicates really overlap with the first request. */
+const PROCESSING_MS = 300;
+
+/** Builds the router: `payments.create` runs once per key and customer, `payments.list` shows the ledger. */
+export function buildRouter(deps: { store: IdempotencyStore; ledger: Ledger }) {
+  const t = initTRPC.context<Context>().create({ transformer: superjson, errorFormatter: idempotencyErrorFormatter });
+  const idempotentProcedure = t.procedure.use(
+    createIdempotency({ store: deps.store, scope: (ctx: Context) => ctx.customerId }),
+  );
+  return t.router({
+    payments: t.router({
+      create: idempotentProcedure
+        .input(
+          z.object({
+            amount: z.number().int().positive().max(100_000_000),
+            currency: z.enum(['EUR', 'USD', 'GBP']),
+            note: z.string().trim().max(140).default(''),
+          }),
+        )
+        .mutation(async ({ ctx, input }) => {
+          const { key, fence, signal } = ctx.idempotency;
+          await new Promise((resolve) => setTimeout(resolve, PROCESSING_MS));
+          signal.throwIfAborted();
+          return deps.ledger.record({ ...input, key, fence });
+        }),
+      list: t.procedure.query(() => deps.ledger.list()),
+    }),
+  });
+}
+
+/** The router's type, for a typed client. */
+export type AppRouter = ReturnType<typeof buildRouter>;
