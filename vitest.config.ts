@@ -8,7 +8,15 @@ export default defineConfig({
     alias: [
       { find: /^@trpc-idempotency\/protocol$/, replacement: src('./packages/protocol/src/index.ts') },
       { find: /^@trpc-idempotency\/server$/, replacement: src('./packages/server/src/index.ts') },
+      {
+        find: /^@trpc-idempotency\/server\/opentelemetry$/,
+        replacement: src('./packages/server/src/opentelemetry.ts'),
+      },
       { find: /^@trpc-idempotency\/postgres$/, replacement: src('./packages/postgres/src/index.ts') },
+      {
+        find: /^@trpc-idempotency\/client\/opentelemetry$/,
+        replacement: src('./packages/client/src/opentelemetry.ts'),
+      },
       { find: /^@trpc-idempotency\/client\/react$/, replacement: src('./packages/client/src/react/index.ts') },
       { find: /^@trpc-idempotency\/client\/tanstack$/, replacement: src('./packages/client/src/tanstack/index.ts') },
       { find: /^@trpc-idempotency\/client$/, replacement: src('./packages/client/src/index.ts') },

@@ -85,12 +85,17 @@ export const RUNTIME_EXPORTS = {
   '@trpc-idempotency/client': ['createIdempotentClient', 'idempotencyLink', 'createIntent', 'isIdempotencyError'],
   '@trpc-idempotency/client/react': ['useIdempotencyKey'],
   '@trpc-idempotency/client/tanstack': ['idempotentMutation', 'idempotencyOf'],
+  '@trpc-idempotency/server/opentelemetry': ['openTelemetry'],
+  '@trpc-idempotency/client/opentelemetry': ['openTelemetry'],
 };
 
 export function runtimeExports(combination) {
   const entries = combination.ours.map((folder) => `@trpc-idempotency/${folder}`);
   if (combination.parts.includes('react')) entries.push('@trpc-idempotency/client/react');
   if (combination.parts.includes('tanstack')) entries.push('@trpc-idempotency/client/tanstack');
+  if (combination.parts.includes('openTelemetry')) {
+    entries.push('@trpc-idempotency/server/opentelemetry', '@trpc-idempotency/client/opentelemetry');
+  }
   return Object.fromEntries(entries.map((entry) => [entry, RUNTIME_EXPORTS[entry]]));
 }
 
@@ -169,12 +174,14 @@ export const paymentRouter = t.router({
   },
   openTelemetry: {
     imports: `
-import * as otel from '@opentelemetry/api';`,
+import * as otel from '@opentelemetry/api';
+import { openTelemetry as serverTelemetry } from '@trpc-idempotency/server/opentelemetry';
+import { openTelemetry as clientTelemetry } from '@trpc-idempotency/client/opentelemetry';`,
     code: `
-export const tracedIdempotency = createIdempotency({ store, scope, openTelemetry: { api: otel } });
+export const tracedIdempotency = createIdempotency({ store, scope, telemetry: serverTelemetry({ api: otel }) });
 export const tracedClient = createIdempotentClient<AppRouter>({
   url: 'http://localhost:3000/trpc',
-  idempotency: { openTelemetry: { api: otel } },
+  idempotency: { telemetry: clientTelemetry({ api: otel }) },
 });`,
   },
   router: {

@@ -1,4 +1,5 @@
 import * as api from '@opentelemetry/api';
+import { openTelemetry } from '@trpc-idempotency/client/opentelemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientRig, recordingSchedule, startClientRig } from '../support/clientHarness.js';
 import { trpcErrorBody } from '../support/faultProxy.js';
@@ -18,7 +19,7 @@ describe('client OpenTelemetry: a span per keyed call, an event per attempt', ()
 
   it('records each attempt with its outcome, delay and status, under the span active at the call', async () => {
     const { schedule } = recordingSchedule();
-    const client = rig.client({ idempotency: { openTelemetry: otel.options, schedule, random: () => 0.5 } });
+    const client = rig.client({ idempotency: { telemetry: openTelemetry(otel.options), schedule, random: () => 0.5 } });
     rig.proxy.plan(
       { kind: 'answer', status: 503, body: trpcErrorBody(503, 'SERVICE_UNAVAILABLE') },
       { kind: 'reset-after-forward' },
@@ -69,7 +70,7 @@ describe('client OpenTelemetry: a span per keyed call, an event per attempt', ()
   });
 
   it('marks a call that failed for good as an error, with its reason', async () => {
-    const client = rig.client({ idempotency: { openTelemetry: otel.options } });
+    const client = rig.client({ idempotency: { telemetry: openTelemetry(otel.options) } });
     await client.orders.fail.mutate({ mode: 'bad_request' }).catch(() => {});
     const span = otel
       .spans()
@@ -79,9 +80,10 @@ describe('client OpenTelemetry: a span per keyed call, an event per attempt', ()
     expect(span.attributes).toMatchObject({ 'trpc.idempotency.outcome': 'failed', 'error.type': 'client_error' });
   });
 
-  it('refuses an openTelemetry option that is not the API', () => {
-    expect(() => rig.client({ idempotency: { openTelemetry: { api: {} } as never } })).toThrow(
-      /option "openTelemetry" must be \{ api \}/,
+  it('refuses a telemetry option that openTelemetry() did not make, and an openTelemetry() without the API', () => {
+    expect(() => rig.client({ idempotency: { telemetry: { api: {} } as never } })).toThrow(
+      /option "telemetry" must be made by openTelemetry\(\{ api \}\)/,
     );
+    expect(() => openTelemetry({ api: {} } as never)).toThrow(/options must be \{ api \}/);
   });
 });

@@ -11,6 +11,7 @@ import {
   RedisStore,
   StoreUnavailableError,
 } from '@trpc-idempotency/server';
+import { openTelemetry } from '@trpc-idempotency/server/opentelemetry';
 import { Cluster, Redis } from 'ioredis';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +39,7 @@ describe.each(backends().filter((b) => b.name !== 'Redis Cluster'))('OpenTelemet
   beforeAll(async () => {
     otel = startOpenTelemetry();
     open = await backend.create();
-    app = await startTestApp({ store: open.store, openTelemetry: otel.options });
+    app = await startTestApp({ store: open.store, telemetry: openTelemetry(otel.options) });
   });
   afterAll(async () => {
     await app?.close();
@@ -137,8 +138,13 @@ describe('OpenTelemetry: the other outcomes, and the handler inside the span', (
     };
     const store = new MemoryStore();
     const [broken, waiting] = await Promise.all([
-      startTestApp({ store: down, openTelemetry: otel.options }),
-      startTestApp({ store, openTelemetry: otel.options, inProgress: { waitMs: 5000 }, maxInputBytes: 2048 }),
+      startTestApp({ store: down, telemetry: openTelemetry(otel.options) }),
+      startTestApp({
+        store,
+        telemetry: openTelemetry(otel.options),
+        inProgress: { waitMs: 5000 },
+        maxInputBytes: 2048,
+      }),
     ]);
     try {
       const headers = { 'idempotency-key': `k-${randomUUID()}`, 'x-user': SECRET_SCOPE };
@@ -185,7 +191,7 @@ describe('OpenTelemetry: the other outcomes, and the handler inside the span', (
     const tracer = otel.tracerProvider.getTracer('app');
     const router = t.router({
       pay: t.procedure
-        .use(createIdempotency({ store: new MemoryStore(), scope: 'global', openTelemetry: otel.options }))
+        .use(createIdempotency({ store: new MemoryStore(), scope: 'global', telemetry: openTelemetry(otel.options) }))
         .input(z.object({ cents: z.number() }))
         .mutation(({ input }) =>
           tracer.startActiveSpan('db.insert', (span) => {
@@ -213,7 +219,7 @@ describe('OpenTelemetry: the other outcomes, and the handler inside the span', (
   });
 });
 
-describe('without the openTelemetry option', () => {
+describe('without the telemetry option', () => {
   let open: OpenBackend;
   beforeAll(async () => {
     open = await backends()[0]!.create();
@@ -238,8 +244,9 @@ describe('without the openTelemetry option', () => {
   });
 
   it('refuses an option that is not the API, naming it', () => {
-    expect(() => createIdempotency({ store: open.store, scope: 'global', openTelemetry: {} as never })).toThrow(
-      /option "openTelemetry" must be \{ api \}/,
+    expect(() => openTelemetry({} as never)).toThrow(/openTelemetry\(options\): options must be \{ api \}/);
+    expect(() => createIdempotency({ store: open.store, scope: 'global', telemetry: {} as never })).toThrow(
+      /option "telemetry" must be made by openTelemetry\(\{ api \}\)/,
     );
   });
 });

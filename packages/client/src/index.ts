@@ -54,4 +54,4 @@ export {
 export type { FetchLike } from './responseProbe.js';
 export { classifyFailure, type FailedAttempt, type FailureReason, type FailureVerdict } from './retryPolicy.js';
 export { AttemptTimeoutError } from './signals.js';
-export type { ClientOpenTelemetryOptions } from './telemetry.js';
+export type { CallSpan, ClientTelemetry } from './telemetry.js';

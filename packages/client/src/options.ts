@@ -4,7 +4,7 @@ import type { Jitter } from './backoff.js';
 import type { CallIdempotencyOptions } from './context.js';
 import type { AttemptEvent, IdempotencyResultMeta } from './events.js';
 import { browserOnlineSource, type OnlineSource } from './online.js';
-import { type ClientOpenTelemetryOptions, clientTelemetryProblem } from './telemetry.js';
+import { type ClientTelemetry, clientTelemetryProblem } from './telemetry.js';
 
 /** The retry settings that can be set per client and per call (docs/protocol.md §4). */
 export interface RetrySettings {
@@ -73,10 +73,11 @@ export interface IdempotencyLinkOptions extends RetrySettings {
   /** Called at each attempt's start and end, with the planned delay before the next one. Must not throw. */
   onAttempt?: (event: AttemptEvent) => void;
   /**
-   * A span per keyed call, with an event per attempt (outcome, delay, reason, status), through OpenTelemetry:
-   * pass `{ api }` with the `@opentelemetry/api` module (docs/observability.md). Off by default.
+   * One span per keyed call, with an event per attempt: `openTelemetry({ api })` from
+   * `@trpc-idempotency/client/opentelemetry`, given the `@opentelemetry/api` module (docs/observability.md).
+   * Off by default.
    */
-  openTelemetry?: ClientOpenTelemetryOptions;
+  telemetry?: ClientTelemetry;
   /** Source of jitter, a number in `[0, 1)`. Default `Math.random`. */
   random?: () => number;
   /** How delays are waited for. Default `setTimeout`. */
@@ -97,7 +98,7 @@ export interface ResolvedLinkOptions {
   filter: (op: Operation) => boolean;
   dedupe: boolean;
   onAttempt?: (event: AttemptEvent) => void;
-  openTelemetry?: ClientOpenTelemetryOptions;
+  telemetry?: ClientTelemetry;
   random: () => number;
   schedule: Schedule;
   retry: ResolvedRetrySettings;
@@ -160,9 +161,8 @@ export function resolveLinkOptions(options: IdempotencyLinkOptions | undefined):
   if (options.dedupe !== undefined && typeof options.dedupe !== 'boolean') {
     throw new TypeError('idempotencyLink: option "dedupe" must be a boolean.');
   }
-  const telemetryProblem =
-    options.openTelemetry === undefined ? undefined : clientTelemetryProblem(options.openTelemetry);
-  if (telemetryProblem) throw new TypeError(`idempotencyLink: option "openTelemetry" ${telemetryProblem}.`);
+  const telemetryProblem = options.telemetry === undefined ? undefined : clientTelemetryProblem(options.telemetry);
+  if (telemetryProblem) throw new TypeError(`idempotencyLink: option "telemetry" ${telemetryProblem}.`);
   return {
     key,
     keyProcedure,
@@ -172,7 +172,7 @@ export function resolveLinkOptions(options: IdempotencyLinkOptions | undefined):
     filter: options.filter ?? (() => true),
     dedupe: options.dedupe ?? true,
     onAttempt: options.onAttempt,
-    ...(options.openTelemetry ? { openTelemetry: options.openTelemetry } : {}),
+    ...(options.telemetry ? { telemetry: options.telemetry } : {}),
     random: options.random ?? Math.random,
     schedule: options.schedule ?? defaultSchedule,
     retry: resolveRetrySettings(DEFAULT_RETRY_SETTINGS, options, 'idempotencyLink: option'),

@@ -47,6 +47,8 @@ interface ClaimRow {
  * const store = await new PostgresStore({ pool }).ready(); // fails at start-up, with a typed error, if unusable
  */
 export class PostgresStore implements TransactionalStore<PoolClient> {
+  /** Names the store in telemetry (`trpc.idempotency.store`). */
+  readonly kind = 'postgres';
   readonly #pool: Pool;
   readonly #names: SchemaNames;
   readonly #statements: Statements;

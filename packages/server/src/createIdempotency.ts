@@ -25,7 +25,7 @@ import {
 } from './runUnderLease.js';
 import { checkInputSize } from './sizeLimits.js';
 import type { IdempotencyStore, TransactionalStore, TransactionClientOf } from './store/types.js';
-import { type CallTelemetry, createServerTelemetry } from './telemetry/serverTelemetry.js';
+import type { CallTelemetry } from './telemetry/types.js';
 
 export type { IdempotencyHandlerContext, TransactionalHandlerContext } from './runUnderLease.js';
 
@@ -92,7 +92,7 @@ export function createIdempotency<
   } & (TTransaction extends true ? { store: TransactionalStore } : unknown),
 ): IdempotencyMiddleware<TContext, TRequired, HandlerContextFor<TStore, TTransaction>> {
   const config = resolveOptions(options);
-  const telemetry = config.openTelemetry ? createServerTelemetry(config.openTelemetry, config.store) : undefined;
+  const telemetry = config.telemetry?.forMiddleware(config.store);
   if (telemetry) config.store = telemetry.instrumentStore(config.store);
   const gate = new DrainGate(config.store);
   const middleware = async (opts: {

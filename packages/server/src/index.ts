@@ -63,4 +63,4 @@ export {
   type TransactionalStore,
   type TransactionClientOf,
 } from './store/types.js';
-export type { OpenTelemetryApi, OpenTelemetryOptions } from './telemetry/openTelemetryApi.js';
+export type { CallTelemetry, IdempotencyTelemetry, ServerTelemetry } from './telemetry/types.js';

@@ -9,7 +9,7 @@ import type { IdempotencyEvent } from './events.js';
 import type { KeyIssuer } from './keyIssuer.js';
 import { resolveSizeLimits, type SizeLimitOptions, type SizeLimits } from './sizeLimits.js';
 import { type IdempotencyStore, isTransactionalStore } from './store/types.js';
-import { type OpenTelemetryOptions, openTelemetryProblem } from './telemetry/openTelemetryApi.js';
+import { type IdempotencyTelemetry, telemetryProblem } from './telemetry/types.js';
 
 /** A function of the request context that says whose key it is: a user, tenant or API key id. */
 export type ScopeFunction<TContext> = (
@@ -78,10 +78,10 @@ export interface IdempotencyOptions<TContext, TStore extends IdempotencyStore = 
   /** Stores outcomes of at least `aboveBytes` Brotli-compressed. `true` means above 8 KiB. Default `false`. */
   compressOutcomes?: boolean | { aboveBytes: number };
   /**
-   * Spans and metrics through OpenTelemetry (docs/observability.md): pass `{ api }` with the
-   * `@opentelemetry/api` module. Off by default; the package never imports OpenTelemetry itself.
+   * Spans and metrics: `openTelemetry({ api })` from `@trpc-idempotency/server/opentelemetry`, given the
+   * `@opentelemetry/api` module (docs/observability.md). Off by default; the package never imports OpenTelemetry.
    */
-  openTelemetry?: OpenTelemetryOptions;
+  telemetry?: IdempotencyTelemetry;
 }
 
 /** The options with their defaults filled in. */
@@ -101,7 +101,7 @@ export interface ResolvedIdempotencyOptions<TContext> {
   onEvent: ((event: IdempotencyEvent) => void) | undefined;
   issuedKeys: KeyIssuer<TContext> | undefined;
   limits: SizeLimits;
-  openTelemetry: OpenTelemetryOptions | undefined;
+  telemetry: IdempotencyTelemetry | undefined;
 }
 
 const TRANSIENT_CLIENT_ERRORS = new Set([408, 429, 499]);
@@ -139,7 +139,7 @@ const KNOWN_OPTIONS = new Set([
   'maxOutcomeBytes',
   'onOutcomeTooLarge',
   'compressOutcomes',
-  'openTelemetry',
+  'telemetry',
 ]);
 
 const STORE_METHODS = ['claim', 'complete', 'release', 'renewLease'] as const;
@@ -213,8 +213,8 @@ export function resolveOptions<TContext>(
     );
   }
   const limits = resolveSizeLimits(given as SizeLimitOptions, bad);
-  const telemetryProblem = given.openTelemetry === undefined ? undefined : openTelemetryProblem(given.openTelemetry);
-  if (telemetryProblem) bad('openTelemetry', telemetryProblem);
+  const telemetryIssue = given.telemetry === undefined ? undefined : telemetryProblem(given.telemetry);
+  if (telemetryIssue) bad('telemetry', telemetryIssue);
 
   if (problems.length > 0) throw new TypeError(`createIdempotency: ${problems.join('; ')}.`);
   return {
@@ -232,7 +232,7 @@ export function resolveOptions<TContext>(
     onEvent: given.onEvent,
     issuedKeys,
     limits,
-    openTelemetry: given.openTelemetry,
+    telemetry: given.telemetry,
   };
 }
 

@@ -18,7 +18,6 @@ import {
   resolveLinkOptions,
 } from '../options.js';
 import type { ResponseProbe } from '../responseProbe.js';
-import { startCallSpan } from '../telemetry.js';
 import { type AttemptSequence, createAttemptSequence } from './attemptSequence.js';
 
 /** Parts that `createIdempotentClient` hands to the link and that are not public options. */
@@ -87,7 +86,7 @@ export function createIdempotencyLink<TRouter extends AnyRouter>(
                 leave = shared.join(observer, op.signal, call.onResult);
                 return;
               }
-              const span = config.openTelemetry ? startCallSpan(config.openTelemetry, op.path) : undefined;
+              const span = config.telemetry?.startCall(op.path);
               const sequence: AttemptSequence = createAttemptSequence({
                 op: call.op,
                 key: call.key,

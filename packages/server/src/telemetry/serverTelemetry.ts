@@ -19,28 +19,7 @@ import {
   type TelemetryAttributes,
   type TracerLike,
 } from './openTelemetryApi.js';
-
-/** The telemetry of one call, from the key's check to the call's answer. */
-export interface CallTelemetry {
-  /** Names the record (its hash) on the span. */
-  record(recordKey: string): void;
-  /** One step of the call, as `onEvent` gets it. */
-  event(event: Omit<IdempotencyEvent, 'path' | 'scope' | 'key'>): void;
-  /** Runs the handler inside the call's span, so that its own spans are children of it. */
-  inSpan<T>(run: () => T): T;
-  /** A lease is held (claimed) or no longer held (settled), for the leases-held gauge. */
-  leaseHeld(): void;
-  leaseEnded(): void;
-  /** The call answered: the span ends and the call is counted by its outcome. */
-  end(): void;
-}
-
-/** The OpenTelemetry side of one `createIdempotency` middleware. */
-export interface ServerTelemetry {
-  /** The store, with each call's duration recorded. */
-  instrumentStore(store: IdempotencyStore): IdempotencyStore;
-  startCall(path: string): CallTelemetry;
-}
+import type { CallTelemetry, ServerTelemetry } from './types.js';
 
 const STORE_OPERATIONS = { claim: 'claim', complete: 'complete', release: 'release', renewLease: 'renew_lease' };
 
