@@ -316,7 +316,16 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
       const scrollWidth = () => tab.evaluate(() => document.documentElement.scrollWidth);
       expect(await scrollWidth()).toBeLessThanOrEqual(390);
       // Every control sits inside the screen.
-      for (const testId of ['amount', 'currency', 'note', 'pay', 'chaos-offline', 'chaos-drop', 'chaos-pause', 'timeline']) {
+      for (const testId of [
+        'amount',
+        'currency',
+        'note',
+        'pay',
+        'chaos-offline',
+        'chaos-drop',
+        'chaos-pause',
+        'timeline',
+      ]) {
         const box = (await tab.getByTestId(testId).boundingBox())!;
         expect(box.x + box.width, testId).toBeLessThanOrEqual(390);
       }
