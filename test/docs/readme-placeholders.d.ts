@@ -31,3 +31,7 @@ declare const cart: Cart;
 declare const idempotencyKey: string;
 /** The example page's log of payment calls (examples/react-node/web/src/callLog.ts). */
 declare const callLog: { record(event: import('@trpc-idempotency/client').AttemptEvent): void };
+/** The example page's "Go offline" switch for its tab (examples/react-node/web/src/network.ts). */
+declare const network: import('@trpc-idempotency/client').OnlineSource & {
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+};

@@ -316,13 +316,75 @@ describe.skipIf(!hasChromium)('the example in a browser', () => {
       const scrollWidth = () => tab.evaluate(() => document.documentElement.scrollWidth);
       expect(await scrollWidth()).toBeLessThanOrEqual(390);
       // Every control sits inside the screen.
-      for (const testId of ['amount', 'currency', 'note', 'pay', 'chaos-drop', 'chaos-pause', 'timeline']) {
+      for (const testId of [
+        'amount',
+        'currency',
+        'note',
+        'pay',
+        'chaos-offline',
+        'chaos-drop',
+        'chaos-pause',
+        'timeline',
+      ]) {
         const box = (await tab.getByTestId(testId).boundingBox())!;
         expect(box.x + box.width, testId).toBeLessThanOrEqual(390);
       }
       await saveScreenshot(tab, 'phone-390px');
       await tab.setViewportSize({ width: 360, height: 780 });
       expect(await scrollWidth()).toBeLessThanOrEqual(360);
+      await tab.close();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'holds a payment made offline through a reload, says it waits for the network, and pays it once with its key when back online',
+    async () => {
+      const tab = await chromium.context.newPage();
+      await tab.goto(server.url);
+      await tab.getByTestId('pay').waitFor(WAIT);
+      const state = (name: 'status' | 'paused' | 'resumed' | 'key') =>
+        tab.getByTestId('payment').getAttribute(`data-${name}`);
+      const before = await serverPayments(server.url);
+      const key = await intentKey(tab);
+
+      // "Go offline" is this tab's own: its requests fail as a lost network does, and TanStack Query pauses.
+      await flip(tab, 'chaos-offline', true);
+      await tab.getByTestId('pay').click();
+      await expect.poll(() => state('paused'), WAIT).toBe('true');
+      expect(await state('key')).toBe(key);
+      expect(await tab.getByTestId('answer-pending').textContent()).toContain(
+        'Waiting for the network — this payment will be sent, once, when you are back online.',
+      );
+      expect(await tab.getByTestId('pay').textContent()).toBe('Waiting for the network…');
+
+      // A reload keeps the tab offline; the page resumes the payment, with its key, and it waits again.
+      await tab.reload();
+      await expect.poll(() => state('resumed'), WAIT).toBe('true');
+      expect(await state('paused')).toBe('true');
+      expect(await state('key')).toBe(key);
+      expect(await tab.getByTestId('chaos-offline').isChecked()).toBe(true);
+      expect(await tab.getByTestId('answer-resumed').textContent()).toBe('Resumed after a reload');
+      expect(await tab.getByTestId('answer-pending').textContent()).toContain('Waiting for the network');
+      expect(await tab.getByTestId('backend-state').getAttribute('data-state')).toBe('offline');
+      expect(await serverPayments(server.url)).toHaveLength(before.length);
+      await saveScreenshot(tab, 'offline-payment-waiting-after-reload');
+
+      // Back online: the payment is sent, once, with the key made before the reload.
+      await flip(tab, 'chaos-offline', false);
+      await expect.poll(() => state('status'), WAIT).toBe('success');
+      expect(await state('key')).toBe(key);
+      const after = await serverPayments(server.url);
+      expect(after).toHaveLength(before.length + 1);
+      expect(after.filter((payment) => payment.key === key)).toHaveLength(1);
+      const answer = tab.getByTestId('answer');
+      expect(await answer.getAttribute('data-payment-id')).toBe(after.find((payment) => payment.key === key)!.id);
+      expect(await answer.textContent()).toContain('Paid €42.00.');
+      expect(await tab.getByTestId('answer-resumed').count()).toBe(1);
+      await tab.locator(`[data-testid="call"][data-key="${key}"] [data-testid="call-resumed"]`).waitFor(WAIT);
+      // A success starts a new intent.
+      await expect.poll(() => intentKey(tab), WAIT).not.toBe(key);
+      await saveScreenshot(tab, 'offline-payment-resumed');
       await tab.close();
     },
     TEST_TIMEOUT_MS,

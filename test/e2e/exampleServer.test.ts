@@ -8,14 +8,19 @@ import { type ExampleServer, startExampleServer } from '../../examples/react-nod
 import { type Ledger, MemoryLedger, StaleFenceError } from '../../examples/react-node/server/src/ledger.js';
 import { RedisLedger } from '../../examples/react-node/server/src/redisLedger.js';
 import type { AppRouter } from '../../examples/react-node/server/src/router.js';
+import { dropSchema, POSTGRES_HINT, testPool, testTable } from '../support/postgres.js';
 import { hasRedisServer, type RedisProcess, startRedis } from '../support/redisServer.js';
 
 // The example's server over real HTTP, without a browser: the same faults the page's chaos panel
 // switches on, met by plain HTTP (the curl form of the docs) and by the client SDK; its ledger's fence
-// check; what it does without the demo flag; and what it answers while its Redis is dead. The HTTP contract
+// check; what it does without the demo flag; what it answers while its Redis is dead; and the example on
+// PostgreSQL, where the payment commits in the idempotency record's transaction. The HTTP contract
 // that every example keeps (replay, refusals, duplicates, the SDK) is in exampleConformance.test.ts.
 
 const PAYMENT = { amount: 4200, currency: 'EUR' as const, note: 'Espresso beans, 1 kg' };
+
+const postgresUrl = inject('postgresUrl');
+if (!postgresUrl) console.warn(`The example on PostgreSQL is skipped: no PostgreSQL. ${POSTGRES_HINT}`);
 
 /** One `payments.create` the way the README's curl command sends it. */
 async function curlPay(url: string, key: string, input: object = PAYMENT) {
@@ -229,6 +234,7 @@ describe.each([
     expect(payments[0]).toMatchObject({ key: other });
     expect((await ledger.refusals()).filter((write) => write.key === key)).toEqual([
       {
+        how: 'refused',
         key,
         fence: 1,
         newestFence: 2,
@@ -298,4 +304,87 @@ describe.skipIf(!hasRedisServer())('the example server, when its Redis dies', ()
       .toMatchObject({ store: true, ledger: true });
     expect((await curlPay(server.url, `after-${randomUUID()}`)).status).toBe(200);
   }, 12_000);
+});
+
+describe.skipIf(!postgresUrl)('the example server, on PostgreSQL (store and ledger in one database)', () => {
+  // Tables of its own in the shared test database, dropped afterwards.
+  const tables = { store: testTable('idem'), ledger: testTable('ledger') };
+  const pool = testPool(postgresUrl ?? '', 2);
+  let server: ExampleServer;
+  beforeAll(async () => {
+    server = await start({ port: 0, databaseUrl: postgresUrl!, postgresTables: tables, demo: true });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await dropSchema(pool, tables.store);
+    await pool.query(`DROP TABLE IF EXISTS ${tables.ledger}`);
+    await pool.end();
+  });
+
+  /** The ledger rows of a key, counted in the table itself. */
+  const rowsWithKey = async (key: string) =>
+    Number((await pool.query(`SELECT count(*) FROM ${tables.ledger} WHERE key = $1`, [key])).rows[0].count);
+
+  it('pays the same key twice once: the repeat is replayed, and the table holds exactly one row', async () => {
+    expect(await clientOf(server).status.query()).toMatchObject({ backend: 'postgres', store: true, ledger: true });
+    // Host, port and database: never the user or password of the URL.
+    expect(server.where).toMatch(/^PostgreSQL at [^@\s]+:\d+\/\w+$/);
+    const key = `pg-${randomUUID()}`;
+    const first = await curlPay(server.url, key);
+    const again = await curlPay(server.url, key);
+    expect(first.status).toBe(200);
+    expect(again).toMatchObject({ status: 200, replayed: 'true' });
+    expect(again.body).toEqual(first.body);
+    expect(await rowsWithKey(key)).toBe(1);
+    expect(await paymentsWithKey(server, key)).toEqual([expect.objectContaining({ ...PAYMENT, key, fence: 1 })]);
+  });
+
+  it('answers 503 STORE_UNAVAILABLE and charges nothing while the store is cut off, then pays once when it is back', async () => {
+    const key = `pg-outage-${randomUUID()}`;
+    await setChaos(server, { storeUnreachable: true });
+    try {
+      expect(await clientOf(server).status.query()).toMatchObject({ backend: 'postgres', store: false, ledger: true });
+      const down = await curlPay(server.url, key);
+      expect(down.status).toBe(503);
+      expect(down.body.error.json.data.idempotency.code).toBe('STORE_UNAVAILABLE');
+      expect(await rowsWithKey(key)).toBe(0);
+    } finally {
+      await setChaos(server, { storeUnreachable: false });
+    }
+    expect((await curlPay(server.url, key)).status).toBe(200);
+    expect((await curlPay(server.url, key)).replayed).toBe('true');
+    expect(await rowsWithKey(key)).toBe(1);
+  });
+
+  it('rolls back the late write of a handler paused past its lease: one row, and the page is told of the rollback', async () => {
+    await setChaos(server, { pauseHandlerPastLease: true });
+    try {
+      const attempts: AttemptEvent[] = [];
+      const client = clientFor(server, attempts, { attemptTimeoutMs: 1500 });
+      const payment = await client.payments.create.mutate(PAYMENT);
+      expect(payment.fence).toBeGreaterThan(1);
+      // The paused holder comes back a second after the retry's write, inserts its row in its own
+      // transaction, and the commit is refused: nothing of it remains.
+      await expect
+        .poll(
+          async () => (await clientOf(server).payments.refusedWrites.query()).filter((w) => w.key === payment.key),
+          { timeout: 10_000 },
+        )
+        .toEqual([
+          expect.objectContaining({ how: 'rolled-back', fence: 1, newestFence: payment.fence, amount: PAYMENT.amount }),
+        ]);
+      expect(await rowsWithKey(payment.key)).toBe(1);
+      expect(await paymentsWithKey(server, payment.key)).toEqual([expect.objectContaining({ fence: payment.fence })]);
+    } finally {
+      await setChaos(server, { pauseHandlerPastLease: false });
+    }
+  }, 30_000);
+
+  it('ends the start with a typed error, not a server that answers 503, when the database cannot be reached', async () => {
+    const unreachable = 'postgres://postgres@127.0.0.1:1/nothing';
+    await expect(startExampleServer({ port: 0, databaseUrl: unreachable })).rejects.toMatchObject({
+      name: 'PostgresStoreSetupError',
+      code: 'CONNECTION_FAILED',
+    });
+  });
 });

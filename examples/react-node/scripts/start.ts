@@ -34,10 +34,11 @@ const packageTarget = (name: string): Target => ({
   cwd: ROOT,
 });
 
-/** In build order: the page bundles the client, which imports the protocol. */
+/** In build order: the server runs the postgres package, which imports the server package; the page bundles the client, which imports the protocol. */
 const TARGETS: Target[] = [
   packageTarget('protocol'),
   packageTarget('server'),
+  packageTarget('postgres'),
   packageTarget('client'),
   {
     name: 'the page (web/dist)',

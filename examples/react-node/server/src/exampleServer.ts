@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { type BackendKind, createBackends } from './backends.js';
 import { Chaos } from './chaos.js';
+import type { PostgresTables } from './postgresBackends.js';
 import { buildAppRouter, createContext } from './router.js';
 import { serveStatic } from './staticFiles.js';
 
@@ -12,6 +13,10 @@ export interface ExampleServerOptions {
   /** 0 picks a free port. */
   port: number;
   host?: string;
+  /** Payments and idempotency records go to this PostgreSQL database when set (it wins over `redisUrl`). */
+  databaseUrl?: string;
+  /** The PostgreSQL tables, for tests that share one database. */
+  postgresTables?: PostgresTables;
   /** Payments and idempotency records go to Redis when set, to memory otherwise. */
   redisUrl?: string;
   /** The built web app. Default: web/dist next to the server. */
@@ -45,16 +50,18 @@ const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url
  * chaos switches sit between the network and tRPC.
  *
  * @example
- * const server = await startExampleServer({ port: 3000, redisUrl: process.env.REDIS_URL });
+ * const server = await startExampleServer({ port: 3000, databaseUrl: process.env.DATABASE_URL });
  * console.log(server.url);
  */
 export async function startExampleServer(options: ExampleServerOptions): Promise<ExampleServer> {
-  const backends = await createBackends({ redisUrl: options.redisUrl });
+  const backends = await createBackends({
+    databaseUrl: options.databaseUrl,
+    postgresTables: options.postgresTables,
+    redisUrl: options.redisUrl,
+  });
   const chaos = options.demo ? new Chaos() : null;
   const router = buildAppRouter({
-    store: chaos ? chaos.leasePause.wrapStore(backends.store) : backends.store,
-    ledger: chaos ? chaos.leasePause.wrapLedger(backends.ledger) : backends.ledger,
-    backend: backends.kind,
+    payments: chaos ? chaos.leasePause.wrapPayments(backends) : backends,
     health: backends.health,
     setStoreReachable: backends.setStoreReachable,
     chaos,

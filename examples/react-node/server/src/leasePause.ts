@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { IdempotencyStore } from '@trpc-idempotency/server';
-import type { Ledger } from './ledger.js';
+import type { ClaimRequest, IdempotencyStore } from '@trpc-idempotency/server';
+import type { Payments } from './backends.js';
+import type { NewPayment } from './ledger.js';
 
 /** The longest a paused write waits for a retry to take the payment over; then it writes anyway. */
 export const MAX_PAUSE_MS = 30_000;
@@ -15,7 +16,8 @@ const MAX_TRACKED_KEYS = 1000;
  * While it is stopped its lease renewals stop too (they are held back, as a stopped process would not send
  * them), so its lease runs out in the store and the client's retry takes the payment over with a higher
  * fence. The stopped write resumes once that retry's payment is in the ledger (or after
- * {@link MAX_PAUSE_MS}), and the ledger refuses it: its fence is lower than the newest one.
+ * {@link MAX_PAUSE_MS}), and the ledger refuses it: its fence is lower than the newest one. On PostgreSQL
+ * the write goes into the stopped holder's transaction, whose commit is then refused: it is rolled back.
  *
  * Only the first write of each intent is paused, so the retry is not. The store and ledger decorators
  * below are how the demo reaches in; the handler's own code is what an app would write.
@@ -40,15 +42,41 @@ export class LeasePause {
     return this.#requests.run({}, run);
   }
 
-  /** The idempotency store, with renewals of a paused holder held back until its pause ends. */
-  wrapStore(store: IdempotencyStore): IdempotencyStore {
+  /** The store and the ledger, each wrapped as below, of the same kind as given. */
+  wrapPayments(payments: Payments): Payments {
+    if (payments.kind === 'postgres') {
+      const { store, ledger } = payments;
+      return {
+        kind: payments.kind,
+        store: {
+          ...this.#wrapStore(store),
+          claimInTransaction: async (request) => this.#noteClaim(request, await store.claimInTransaction(request)),
+        },
+        ledger: {
+          kind: ledger.kind,
+          list: () => ledger.list(),
+          refusals: () => ledger.refusals(),
+          recordIn: (tx, payment) => this.#write(payment, () => ledger.recordIn(tx, payment)),
+        },
+      };
+    }
+    const { store, ledger } = payments;
     return {
-      claim: async (request) => {
-        const result = await store.claim(request);
-        const slot = this.#requests.getStore();
-        if (result.status === 'claimed' && slot) slot.token = request.token;
-        return result;
+      kind: payments.kind,
+      store: this.#wrapStore(store),
+      ledger: {
+        kind: ledger.kind,
+        list: () => ledger.list(),
+        refusals: () => ledger.refusals(),
+        record: (payment) => this.#write(payment, () => ledger.record(payment)),
       },
+    };
+  }
+
+  /** The idempotency store, with renewals of a paused holder held back until its pause ends. */
+  #wrapStore(store: IdempotencyStore): IdempotencyStore {
+    return {
+      claim: async (request) => this.#noteClaim(request, await store.claim(request)),
       renewLease: async (request) => {
         await this.#frozen.get(request.token);
         return store.renewLease(request);
@@ -58,19 +86,19 @@ export class LeasePause {
     };
   }
 
-  /** The ledger, with the first write of each intent paused while the switch is on. */
-  wrapLedger(ledger: Ledger): Ledger {
-    return {
-      kind: ledger.kind,
-      list: () => ledger.list(),
-      refusals: () => ledger.refusals(),
-      record: async (payment) => {
-        if (this.#enabled() && !this.#pausedKeys.has(payment.key)) await this.#pause(payment.key);
-        const stored = await ledger.record(payment);
-        this.#waiting.get(payment.key)?.();
-        return stored;
-      },
-    };
+  /** Keeps the lease token of a request's winning claim, so that its renewals can be held back. */
+  #noteClaim<T extends { status: string }>(request: ClaimRequest, result: T): T {
+    const slot = this.#requests.getStore();
+    if (result.status === 'claimed' && slot) slot.token = request.token;
+    return result;
+  }
+
+  /** A ledger write, with the first write of each intent paused while the switch is on. */
+  async #write<T>(payment: NewPayment, write: () => Promise<T>): Promise<T> {
+    if (this.#enabled() && !this.#pausedKeys.has(payment.key)) await this.#pause(payment.key);
+    const stored = await write();
+    this.#waiting.get(payment.key)?.();
+    return stored;
   }
 
   async #pause(key: string): Promise<void> {

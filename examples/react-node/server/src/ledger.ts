@@ -14,13 +14,24 @@ export interface Payment {
 /** What the handler asks the ledger to record. */
 export type NewPayment = Omit<Payment, 'id' | 'createdAt'>;
 
-/** A write the ledger refused because a newer holder of the same intent had already written with a higher fence. */
+/**
+ * A late write that never became a payment: its writer had lost its lease (a pause, a slow disk, a failover)
+ * and a newer holder of the same intent had taken over.
+ */
 export interface RefusedWrite {
+  /**
+   * `refused`: the ledger's fence check said no (memory and Redis). `rolled-back`: the write's transaction
+   * was rolled back because its holder no longer held the lease when it tried to commit (PostgreSQL).
+   */
+  how: 'refused' | 'rolled-back';
   key: string;
   /** The fence of the late write. */
   fence: number;
-  /** The highest fence the ledger had seen for the intent, which made it refuse. */
-  newestFence: number;
+  /**
+   * The highest fence the ledger had seen for the intent: for a refusal, the one that made it refuse; for a
+   * rollback, the fence of the payment that committed, or null while none has.
+   */
+  newestFence: number | null;
   amount: number;
   currency: string;
   refusedAt: Date;
@@ -51,13 +62,17 @@ export class StaleFenceError extends Error {
  * retention (24 h) and then starts the key's fence again from 1, so a real ledger keeps fences at least
  * that long and no longer than it keeps the intent's payments.
  */
-export interface Ledger {
+export interface Ledger extends LedgerReads {
   readonly kind: 'memory' | 'redis';
   /** Records a payment in one atomic step with the fence check; throws {@link StaleFenceError} when refused. */
   record(payment: NewPayment): Promise<Payment>;
+}
+
+/** What the page reads from every ledger. */
+export interface LedgerReads {
   /** Every payment, newest first (the latest 200). */
   list(): Promise<Payment[]>;
-  /** The writes the fence check refused, newest first (the latest 50). */
+  /** The late writes that never became payments, newest first (the latest 50). */
   refusals(): Promise<RefusedWrite[]>;
 }
 
@@ -102,5 +117,5 @@ export class MemoryLedger implements Ledger {
 /** The row a refused write leaves behind. */
 export function refusalOf(payment: NewPayment, newestFence: number, refusedAt = new Date()): RefusedWrite {
   const { key, fence, amount, currency } = payment;
-  return { key, fence, newestFence, amount, currency, refusedAt };
+  return { how: 'refused', key, fence, newestFence, amount, currency, refusedAt };
 }

@@ -1,5 +1,7 @@
+import { PostgresStoreSetupError } from '@trpc-idempotency/postgres';
 import { drainIdempotency } from '@trpc-idempotency/server';
 import { startExampleServer } from './exampleServer.js';
+import { describeUrl } from './postgresBackends.js';
 
 const port = Number(process.env.PORT ?? 3000);
 if (!Number.isInteger(port) || port < 0 || port > 65_535) {
@@ -10,11 +12,15 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535) {
 // Set by `npm start` (scripts/start.ts): the chaos panel and its endpoints exist only in the demo.
 const demo = process.env.TRPC_IDEMPOTENCY_DEMO === '1';
 
-const server = await startExampleServer({ port, host: process.env.HOST, redisUrl: process.env.REDIS_URL, demo }).catch(
+const { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl } = process.env;
+const server = await startExampleServer({ port, host: process.env.HOST, databaseUrl, redisUrl, demo }).catch(
   (error: NodeJS.ErrnoException) => {
     if (error.code === 'EADDRINUSE') console.error(`Port ${port} is in use. Start on another one: PORT=3001 npm start`);
-    else if (process.env.REDIS_URL)
-      console.error(`Could not start with REDIS_URL=${process.env.REDIS_URL}: ${error.message}`);
+    else if (databaseUrl) {
+      // PostgresStoreSetupError says what is wrong in its code: CONNECTION_FAILED, SCHEMA_NEWER, ...
+      const code = error instanceof PostgresStoreSetupError ? `${error.code}: ` : '';
+      console.error(`Could not start with DATABASE_URL (${describeUrl(databaseUrl)}): ${code}${error.message}`);
+    } else if (redisUrl) console.error(`Could not start with REDIS_URL=${redisUrl}: ${error.message}`);
     else console.error(error);
     process.exit(1);
   },

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { RedisStore } from '@trpc-idempotency/server';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Backends } from './backends.js';
@@ -63,7 +64,13 @@ export async function createRedisBackends(redisUrl: string): Promise<Backends> {
     setStoreReachable: async (reachable) => {
       // With Redis itself down the connect fails; ioredis then keeps reconnecting in the background.
       if (reachable && storeRedis.status === 'end') await storeRedis.connect().catch(() => {});
-      if (!reachable && storeRedis.status !== 'end') storeRedis.disconnect();
+      if (!reachable && storeRedis.status !== 'end') {
+        // The status turns 'end' only once the socket has closed: wait for it, so that the chaos panel's
+        // answer (and the status query after it) already see the store as cut off.
+        const ended = once(storeRedis, 'end');
+        storeRedis.disconnect();
+        await ended;
+      }
     },
     close: async () => {
       storeRedis.disconnect();

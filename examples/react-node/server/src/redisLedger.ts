@@ -103,7 +103,8 @@ export class RedisLedger implements Ledger {
     const rows = await this.#redis.lrange(this.#keys.refusals, 0, LIST_LIMIT.refusals - 1);
     return rows.map((row) => {
       const [newestFence, refusal] = splitEntry(row);
-      return { ...superjson.parse<RefusedWrite>(refusal), newestFence };
+      // This ledger only ever refuses (entries written before `how` existed lack it).
+      return { ...superjson.parse<RefusedWrite>(refusal), how: 'refused' as const, newestFence };
     });
   }
 }

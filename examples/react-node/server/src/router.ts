@@ -1,15 +1,10 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import {
-  createIdempotency,
-  type IdempotencyStore,
-  idempotencyErrorFormatter,
-  nodeIdempotencyContext,
-} from '@trpc-idempotency/server';
+import { createIdempotency, idempotencyErrorFormatter, nodeIdempotencyContext } from '@trpc-idempotency/server';
 import superjson from 'superjson';
 import { ZodError, z } from 'zod';
-import type { BackendHealth, BackendKind } from './backends.js';
+import type { BackendHealth, Payments } from './backends.js';
 import { type Chaos, chaosSettingsSchema } from './chaos.js';
-import { type Ledger, StaleFenceError } from './ledger.js';
+import { StaleFenceError } from './ledger.js';
 
 /**
  * Builds the request context. The example has no login: a real app takes the customer from its session.
@@ -50,9 +45,8 @@ export const paymentInput = z.object({
 
 /** What the router needs from the outside world. */
 export interface RouterDeps {
-  store: IdempotencyStore;
-  ledger: Ledger;
-  backend: BackendKind;
+  /** The idempotency store and the ledger; how a payment is written depends on their kind. */
+  payments: Payments;
   health: () => BackendHealth;
   setStoreReachable: ((reachable: boolean) => Promise<void>) | null;
   /** The demo's fault switches. Null outside the demo: the chaos endpoints then answer 404. */
@@ -91,13 +85,9 @@ export function buildAppRouter(deps: RouterDeps) {
       };
     },
   });
-  const idempotentProcedure = t.procedure.use(
-    createIdempotency({
-      store: deps.store,
-      scope: (ctx: Context) => ctx.customerId,
-      ...(deps.leaseMs ? { leaseMs: deps.leaseMs } : {}),
-    }),
-  );
+  const { payments } = deps;
+  const scope = (ctx: Context) => ctx.customerId;
+  const lease = deps.leaseMs ? { leaseMs: deps.leaseMs } : {};
   const { chaos } = deps;
   const demoProcedure = t.procedure.use(({ next }) => {
     if (!chaos) throw new TRPCError({ code: 'NOT_FOUND', message: 'The chaos panel is part of the demo (npm start).' });
@@ -106,20 +96,36 @@ export function buildAppRouter(deps: RouterDeps) {
 
   return t.router({
     payments: t.router({
-      create: idempotentProcedure.input(paymentInput).mutation(async ({ ctx, input }) => {
-        const { key, fence, signal } = ctx.idempotency;
-        await new Promise((resolve) => setTimeout(resolve, PROCESSING_MS));
-        // A holder that lost its lease stops before its side effect; a newer holder does the work.
-        signal.throwIfAborted();
-        // The fence goes with the write: the ledger refuses it if a newer holder of this intent wrote first.
-        return fromLedger(() => deps.ledger.record({ ...input, key, fence }));
-      }),
-      list: t.procedure.query(() => fromLedger(() => deps.ledger.list())),
-      refusedWrites: t.procedure.query(() => fromLedger(() => deps.ledger.refusals())),
+      create:
+        payments.kind === 'postgres'
+          ? // PostgreSQL: the payment row and the key's outcome commit in one transaction. A holder that lost
+            // its lease cannot commit, so its write is rolled back: no fence check to write.
+            t.procedure
+              .use(createIdempotency({ store: payments.store, scope, transaction: true, ...lease }))
+              .input(paymentInput)
+              .mutation(async ({ ctx, input }) => {
+                const { key, fence, signal, tx } = ctx.idempotency;
+                await new Promise((resolve) => setTimeout(resolve, PROCESSING_MS));
+                signal.throwIfAborted();
+                return fromLedger(() => payments.ledger.recordIn(tx, { ...input, key, fence }));
+              })
+          : t.procedure
+              .use(createIdempotency({ store: payments.store, scope, ...lease }))
+              .input(paymentInput)
+              .mutation(async ({ ctx, input }) => {
+                const { key, fence, signal } = ctx.idempotency;
+                await new Promise((resolve) => setTimeout(resolve, PROCESSING_MS));
+                // A holder that lost its lease stops before its side effect; a newer holder does the work.
+                signal.throwIfAborted();
+                // The fence goes with the write: the ledger refuses it if a newer holder of this intent wrote first.
+                return fromLedger(() => payments.ledger.record({ ...input, key, fence }));
+              }),
+      list: t.procedure.query(() => fromLedger(() => payments.ledger.list())),
+      refusedWrites: t.procedure.query(() => fromLedger(() => payments.ledger.refusals())),
     }),
     /** What the page's store badge shows. Answers from memory, so it works while the store is down. */
     status: t.procedure.query(() => ({
-      backend: deps.backend,
+      backend: payments.kind,
       demo: chaos !== null,
       leaseMs: deps.leaseMs ?? DEFAULT_LEASE_MS,
       ...deps.health(),
@@ -127,7 +133,7 @@ export function buildAppRouter(deps: RouterDeps) {
     chaos: t.router({
       get: demoProcedure.query(({ ctx }) => ({
         settings: ctx.chaos.settings,
-        backend: deps.backend,
+        backend: payments.kind,
         canCutStore: deps.setStoreReachable !== null,
       })),
       set: demoProcedure.input(chaosSettingsSchema.partial()).mutation(async ({ ctx, input }) => {
@@ -135,7 +141,7 @@ export function buildAppRouter(deps: RouterDeps) {
         if (deps.setStoreReachable) await deps.setStoreReachable(!next.storeUnreachable);
         else next.storeUnreachable = false;
         ctx.chaos.settings = next;
-        return { settings: next, backend: deps.backend, canCutStore: deps.setStoreReachable !== null };
+        return { settings: next, backend: payments.kind, canCutStore: deps.setStoreReachable !== null };
       }),
     }),
   });

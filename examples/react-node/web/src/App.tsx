@@ -3,13 +3,17 @@ import { ChaosPanel } from './components/ChaosPanel';
 import { CheckoutCard } from './components/CheckoutCard';
 import { LedgerTable } from './components/LedgerTable';
 import { StoreBadge } from './components/StoreBadge';
+import { useNetwork } from './network';
 import { useServerStatus } from './status';
 
 /** The checkout page: pay with the faults under it on the left, what happened on the right, the ledger below. */
 export function App() {
   const status = useServerStatus();
-  // The chaos panel exists only when the server runs as the demo (npm start).
+  const network = useNetwork();
+  // The chaos panel exists only when the server runs as the demo (npm start), and whenever this tab's own
+  // "Go offline" is on: a page reloaded offline cannot ask the server, and must still offer the way back.
   const demo = status.data?.demo === true;
+  const chaosPanel = demo || network === 'switched-off';
   return (
     <div className="page">
       <header className="topbar">
@@ -36,7 +40,7 @@ export function App() {
       <main className="grid">
         <CheckoutCard />
         <CallTimeline />
-        {demo ? <ChaosPanel leaseSeconds={Math.round((status.data?.leaseMs ?? 5000) / 1000)} /> : null}
+        {chaosPanel ? <ChaosPanel leaseSeconds={Math.round((status.data?.leaseMs ?? 5000) / 1000)} /> : null}
         <LedgerTable />
       </main>
     </div>

@@ -25,6 +25,8 @@ export interface PaymentCall {
   label: string;
   startedAt: Date;
   clicks: number;
+  /** A payment that a reload interrupted, resumed by this page rather than started by a click in it. */
+  resumed: boolean;
   /** Oldest first. */
   attempts: readonly AttemptRow[];
   state: 'running' | 'succeeded' | 'failed' | 'aborted';
@@ -45,6 +47,8 @@ export class CallLog {
   readonly #pending = new Map<string, number>();
   /** What the latest click of each key asked for. */
   readonly #labels = new Map<string, string>();
+  /** Keys of payments this page resumes after a reload, before their first attempt. */
+  readonly #resumed = new Set<string>();
   readonly #listeners = new Set<() => void>();
 
   /** The checkout calls this on each click, before it sends the payment. */
@@ -53,6 +57,12 @@ export class CallLog {
     const running = this.#calls.find((call) => call.key === key && call.state === 'running');
     if (running) this.#update(running, { clicks: running.clicks + 1 });
     else this.#pending.set(key, (this.#pending.get(key) ?? 0) + 1);
+  }
+
+  /** The page calls this for each payment it resumes after a reload, before resuming it. */
+  noteResumed(key: string, label: string): void {
+    this.#labels.set(key, label);
+    this.#resumed.add(key);
   }
 
   /** Pass this to `onAttempt`. */
@@ -67,7 +77,8 @@ export class CallLog {
       replayed: event.replayed === true,
     };
     if (event.outcome === 'started' && event.attempt === 1) {
-      const clicks = this.#pending.get(event.key) ?? 1;
+      const resumed = this.#resumed.delete(event.key);
+      const clicks = this.#pending.get(event.key) ?? (resumed ? 0 : 1);
       const label = this.#labels.get(event.key) ?? '';
       this.#pending.delete(event.key);
       this.#labels.delete(event.key);
@@ -77,6 +88,7 @@ export class CallLog {
         label,
         startedAt: new Date(),
         clicks,
+        resumed,
         attempts: [row],
         state: 'running',
       };

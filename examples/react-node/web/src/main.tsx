@@ -1,22 +1,21 @@
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
-import { TRPCProvider, trpcClient } from './trpc';
+import { paymentLabel } from './money';
+import { callLog, checkout, queryClient } from './trpc';
 import './styles.css';
 
-// The idempotent client retries mutations itself, with one key per intent; TanStack Query must not add its own.
-// Queries poll, so one quick retry is enough: a server or ledger that is down shows as such within seconds.
-const queryClient = new QueryClient({
-  defaultOptions: { mutations: { retry: false }, queries: { retry: 1, retryDelay: 500 } },
-});
+// Finish, once, what a reload interrupted: a payment that was in flight or waiting for the network when
+// the page went away goes on with its own key (one that another open tab is still sending is left to it).
+// The timeline names those calls before their first attempt starts.
+for (const call of checkout.intent!.pending()) callLog.noteResumed(call.key, paymentLabel(call.input));
+void checkout.resume();
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>
-      <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
-        <App />
-      </TRPCProvider>
+      <App />
     </QueryClientProvider>
   </StrictMode>,
 );

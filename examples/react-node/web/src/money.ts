@@ -22,3 +22,14 @@ export function keyHue(key: string): number {
   for (let i = 0; i < key.length; i++) hash = (hash * 31 + key.charCodeAt(i)) >>> 0;
   return hash % 360;
 }
+
+/** What a payment asked for, in words ("€42.00"), from a payment's input; '' when it is not one. */
+export function paymentLabel(input: unknown): string {
+  const { amount, currency } = (input ?? {}) as { amount?: unknown; currency?: unknown };
+  if (typeof amount !== 'number' || typeof currency !== 'string') return '';
+  try {
+    return formatMoney(amount, currency);
+  } catch {
+    return '';
+  }
+}

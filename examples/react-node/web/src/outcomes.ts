@@ -1,4 +1,4 @@
-import { isIdempotencyError, type MutationWithMeta } from '@trpc-idempotency/client';
+import { isIdempotencyError } from '@trpc-idempotency/client';
 import type { AttemptRow, PaymentCall } from './callLog';
 import { formatMoney } from './money';
 
@@ -24,10 +24,15 @@ export interface PaymentOutcome {
   fieldErrors?: Partial<Record<Field, string>>;
   /** This intent was paid with other details: offer to start a new payment. */
   offerNewIntent?: boolean;
+  /** The payment has not ended yet: it waits for the network, or is being resumed. */
+  pending?: boolean;
 }
 
-/** A try may have reached the server and run: no answer came back, or the server failed while running it. */
-const UNCLEAR = new Set(['network', 'timeout']);
+/**
+ * A try may have reached the server and run: no answer came back, or the server failed while running it.
+ * A try cut off by the network going away ('offline') may have reached it too.
+ */
+const UNCLEAR = new Set(['network', 'timeout', 'offline']);
 /** Reasons the client retries (docs/protocol.md §4): a call that fails with one of them ran out of tries. */
 const RETRIED = new Set(['network', 'timeout', 'in_progress', 'store_unavailable', 'rate_limited', 'server_error']);
 
@@ -51,6 +56,8 @@ function why(row: AttemptRow): string {
   switch (row.reason) {
     case 'network':
       return 'no answer: the connection dropped';
+    case 'offline':
+      return 'no network';
     case 'timeout':
       return 'no answer in time';
     case 'in_progress':
@@ -95,6 +102,10 @@ export function describeAttempt(row: AttemptRow): { text: string; tone: Tone | '
         ? { text: 'Got the stored answer back: no new charge', tone: 'ok', detail }
         : { text: 'Payment made', tone: 'ok', detail };
     case 'retrying': {
+      // The link does not count it as a try: the next one goes out when the network is back.
+      if (row.reason === 'offline') {
+        return { text: 'No network: waiting for it, then sending it again, same key', tone: 'info', detail };
+      }
       const again = row.reason === 'in_progress' ? 'asking again' : 'trying again';
       return {
         text: `${capitalize(why(row))}; ${again} in ${seconds(row.delayMs)}`,
@@ -119,7 +130,9 @@ export function summarizeCall(call: PaymentCall): { text: string; tone: Tone | '
   const { lostAnswer, waitedForOther, last } = history(call);
   switch (call.state) {
     case 'running':
-      return { text: 'Working on it…', tone: 'pending' };
+      return last?.outcome === 'retrying' && last.reason === 'offline'
+        ? { text: 'Waiting for the network…', tone: 'pending' }
+        : { text: 'Working on it…', tone: 'pending' };
     case 'succeeded':
       if (!last?.replayed) return { text: 'Paid: the server made the payment once', tone: 'ok' };
       if (lostAnswer) return { text: 'Paid once: the lost answer was recovered', tone: 'ok' };
@@ -134,16 +147,31 @@ export function summarizeCall(call: PaymentCall): { text: string; tone: Tone | '
   }
 }
 
-/** The checkout's answer to a click that got a payment back. */
+/** How a payment's answer came: `replayed`, the server's stored answer; `shared`, another tab's or click's answer, with no request of its own. */
+export interface AnswerSource {
+  replayed: boolean;
+  shared: boolean;
+}
+
+/** The checkout's answer to a payment that succeeded; `call` is this tab's call of its key, if it made one. */
 export function paidOutcome(
-  result: MutationWithMeta<{ id: string; amount: number; currency: string }>,
+  payment: { id: string; amount: number; currency: string },
+  source: AnswerSource,
   call: PaymentCall | undefined,
 ): PaymentOutcome {
-  const { id, amount, currency } = result.data;
+  const { id, amount, currency } = payment;
   const money = formatMoney(amount, currency);
-  const base = { tone: 'ok' as const, payment: { id, amount, currency }, replayed: result.replayed };
+  const replayed = source.replayed || source.shared;
+  const base = { tone: 'ok' as const, payment: { id, amount, currency }, replayed };
+  if (source.shared) {
+    return {
+      ...base,
+      headline: `Paid ${money}, once.`,
+      detail: 'Another tab or click was paying this payment. This one sent nothing and got the same receipt.',
+    };
+  }
   const { failed, lostAnswer, waitedForOther } = history(call);
-  if (!result.replayed) {
+  if (!replayed) {
     if (failed.length === 0) return { ...base, headline: `Paid ${money}.` };
     const tries = failed.length === 1 ? 'The first try' : `The first ${failed.length} tries`;
     return {
@@ -170,6 +198,27 @@ export function paidOutcome(
     ...base,
     headline: `Already paid: ${money}. Nothing was charged again.`,
     detail: 'This payment was made earlier, from another tab or click. Here is its receipt.',
+  };
+}
+
+/** The checkout's answer while a payment waits for this tab's network (TanStack Query paused it). */
+export function waitingOutcome(resumed: boolean): PaymentOutcome {
+  return {
+    tone: 'info',
+    pending: true,
+    headline: 'Waiting for the network — this payment will be sent, once, when you are back online.',
+    detail: resumed
+      ? 'It was started before the reload and kept its key, so it cannot be charged twice.'
+      : 'It keeps its key, so it cannot be charged twice, even if you reload the page.',
+  };
+}
+
+/** The checkout's answer while a payment that a reload interrupted is being sent again. */
+export function resumingOutcome(): PaymentOutcome {
+  return {
+    tone: 'info',
+    pending: true,
+    headline: 'Finishing the payment you started before the reload, with its own key, so it is charged once.',
   };
 }
 

@@ -4,15 +4,14 @@ import type { RefusedWrite } from '../../../server/src/ledger';
 import { type PaymentCall, usePaymentCalls } from '../callLog';
 import { keyHue, shortKey } from '../money';
 import { describeAttempt, summarizeCall } from '../outcomes';
-import { callLog, useTRPC } from '../trpc';
-import { FENCE_HELP, Hint, ReplayedBadge } from './Hint';
+import { callLog, trpc } from '../trpc';
+import { FENCE_HELP, Hint, ReplayedBadge, ROLLBACK_HELP } from './Hint';
 
 const time = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
 /** The payments this tab sent, newest first: one group per call, its tries in words, the technical detail beside. */
 export function CallTimeline() {
   const calls = usePaymentCalls(callLog);
-  const trpc = useTRPC();
   // The ledger card polls this query; the timeline reads the same cache.
   const refused = useQuery(trpc.payments.refusedWrites.queryOptions()).data ?? [];
   return (
@@ -47,6 +46,11 @@ function CallGroup({ call, refused }: { call: PaymentCall; refused: RefusedWrite
       <div className="call-head">
         <strong>Pay {call.label}</strong>
         <span className="muted">{time.format(call.startedAt)}</span>
+        {call.resumed ? (
+          <span className="pill warn" data-testid="call-resumed" title="Started before a reload; this page sent it on">
+            resumed after a reload
+          </span>
+        ) : null}
         {call.clicks > 1 ? (
           <span className="pill" data-testid="call-clicks" title="Clicks that shared this one payment">
             {call.clicks} clicks, one payment
@@ -81,8 +85,17 @@ function CallGroup({ call, refused }: { call: PaymentCall; refused: RefusedWrite
       {call.state === 'succeeded'
         ? refused.map((write) => (
             <p className="call-refused" key={write.fence} data-testid="call-refused">
-              A late write of this payment (<Hint explain={FENCE_HELP}>fence</Hint> {write.fence}) reached the ledger
-              after the retry had paid, and was refused.
+              {write.how === 'rolled-back' ? (
+                <>
+                  A late write of this payment (<Hint explain={ROLLBACK_HELP}>fence</Hint> {write.fence}) came after the
+                  retry had taken over; its transaction was rolled back.
+                </>
+              ) : (
+                <>
+                  A late write of this payment (<Hint explain={FENCE_HELP}>fence</Hint> {write.fence}) reached the
+                  ledger after the retry had paid, and was refused.
+                </>
+              )}
             </p>
           ))
         : null}

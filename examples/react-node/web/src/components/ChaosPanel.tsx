@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
-import { useTRPC } from '../trpc';
+import { network, useNetwork } from '../network';
+import { trpc } from '../trpc';
 
 interface ToggleProps {
   testId: string;
@@ -40,26 +41,37 @@ interface StepperProps {
   step: number;
   max: number;
   unit: string;
+  disabled?: boolean;
   onChange(value: number): void;
 }
 
-function Stepper({ testId, label, detail, value, step, max, unit, onChange }: StepperProps) {
+function Stepper({ testId, label, detail, value, step, max, unit, disabled, onChange }: StepperProps) {
   const set = (next: number) => onChange(Math.min(max, Math.max(0, next)));
   return (
-    <div className="fault">
+    <div className={`fault ${disabled ? 'disabled' : ''}`}>
       <span className="fault-text">
         <strong>{label}</strong>
         <small>{detail}</small>
       </span>
       <span className="stepper">
-        <button type="button" aria-label={`less ${label}`} onClick={() => set(value - step)} disabled={value <= 0}>
+        <button
+          type="button"
+          aria-label={`less ${label}`}
+          onClick={() => set(value - step)}
+          disabled={disabled || value <= 0}
+        >
           −
         </button>
         <output data-testid={testId} data-value={value}>
           {value}
           {unit}
         </output>
-        <button type="button" aria-label={`more ${label}`} onClick={() => set(value + step)} disabled={value >= max}>
+        <button
+          type="button"
+          aria-label={`more ${label}`}
+          onClick={() => set(value + step)}
+          disabled={disabled || value >= max}
+        >
           +
         </button>
       </span>
@@ -67,9 +79,13 @@ function Stepper({ testId, label, detail, value, step, max, unit, onChange }: St
   );
 }
 
-/** Switches the server's faults on and off. They hit keyed `payments.create` calls from every tab and from curl. */
+/**
+ * Switches the faults on and off: "Go offline" for this tab alone, and the server's faults, which hit keyed
+ * `payments.create` calls from every tab and from curl.
+ */
 export function ChaosPanel({ leaseSeconds }: { leaseSeconds?: number }) {
-  const trpc = useTRPC();
+  const networkState = useNetwork();
+  const online = networkState === 'online';
   const queryClient = useQueryClient();
   const chaos = useQuery({ ...trpc.chaos.get.queryOptions(), refetchInterval: 5000 });
   const update = useMutation(
@@ -79,26 +95,42 @@ export function ChaosPanel({ leaseSeconds }: { leaseSeconds?: number }) {
   );
   const settings = chaos.data?.settings;
   const canCutStore = chaos.data?.canCutStore === true;
-  const active = settings
-    ? [
-        settings.dropResponseAfterCommit,
-        settings.delayMs > 0,
-        settings.failFirstAttempts > 0,
-        settings.storeUnreachable,
-        settings.pauseHandlerPastLease,
-      ].filter(Boolean).length
-    : 0;
+  const onPostgres = chaos.data?.backend === 'postgres';
+  const active = [
+    network.offline,
+    settings?.dropResponseAfterCommit,
+    (settings?.delayMs ?? 0) > 0,
+    (settings?.failFirstAttempts ?? 0) > 0,
+    settings?.storeUnreachable,
+    settings?.pauseHandlerPastLease,
+  ].filter(Boolean).length;
 
   return (
     <section className="card chaos" aria-labelledby="chaos-title">
       <div className="card-head">
         <h2 id="chaos-title">Network chaos</h2>
-        {settings ? (
+        {settings || active ? (
           <span className={`pill ${active ? 'warn' : ''}`} data-testid="chaos-active">
             {active ? `${active} fault${active > 1 ? 's' : ''} on` : 'all calm'}
           </span>
         ) : null}
       </div>
+      <div className="faults">
+        <Toggle
+          testId="chaos-offline"
+          label="Go offline (this tab)"
+          detail="This tab loses its network, as on a train: a payment waits, paused, and is sent once when you switch it off, even after a reload."
+          checked={network.offline}
+          onChange={(offline) => network.set(offline)}
+        />
+      </div>
+      {!online ? (
+        <p className="notice info" data-testid="chaos-offline-note">
+          {networkState === 'switched-off'
+            ? 'This tab is offline: the server’s switches come back with the network.'
+            : 'This device is offline: the server’s switches come back with the network.'}
+        </p>
+      ) : null}
       {settings ? (
         <div className="faults">
           <Toggle
@@ -106,6 +138,7 @@ export function ChaosPanel({ leaseSeconds }: { leaseSeconds?: number }) {
             label="Drop response after commit"
             detail="The payment is saved, then the connection is cut before the answer arrives."
             checked={settings.dropResponseAfterCommit}
+            disabled={!online}
             onChange={(dropResponseAfterCommit) => update.mutate({ dropResponseAfterCommit })}
           />
           <Stepper
@@ -116,6 +149,7 @@ export function ChaosPanel({ leaseSeconds }: { leaseSeconds?: number }) {
             step={500}
             max={5000}
             unit=" ms"
+            disabled={!online}
             onChange={(delayMs) => update.mutate({ delayMs })}
           />
           <Stepper
@@ -126,25 +160,31 @@ export function ChaosPanel({ leaseSeconds }: { leaseSeconds?: number }) {
             step={1}
             max={4}
             unit=""
+            disabled={!online}
             onChange={(failFirstAttempts) => update.mutate({ failFirstAttempts })}
           />
           <Toggle
             testId="chaos-pause"
             label="Pause the handler past its lease"
-            detail={`The first server to take a payment stops before writing it, longer than its ${leaseSeconds ?? 5} s lease. The retry takes over; the ledger refuses the late write.`}
+            detail={`The first server to take a payment stops before writing it, longer than its ${leaseSeconds ?? 5} s lease. The retry takes over; ${onPostgres ? 'the late write’s transaction is rolled back' : 'the ledger refuses the late write'}.`}
             checked={settings.pauseHandlerPastLease}
+            disabled={!online}
             onChange={(pauseHandlerPastLease) => update.mutate({ pauseHandlerPastLease })}
           />
           <Toggle
             testId="chaos-store-down"
             label="Store unreachable"
-            detail={canCutStore ? 'Cut the idempotency store’s connection.' : 'Needs Redis: start with REDIS_URL.'}
+            detail={
+              canCutStore
+                ? 'Cut the idempotency store off.'
+                : 'Needs Redis or PostgreSQL: start with REDIS_URL or DATABASE_URL.'
+            }
             checked={settings.storeUnreachable}
-            disabled={!canCutStore}
+            disabled={!canCutStore || !online}
             onChange={(storeUnreachable) => update.mutate({ storeUnreachable })}
           />
         </div>
-      ) : (
+      ) : !online ? null : (
         <p className="empty" data-testid="chaos-unavailable">
           {chaos.isError ? 'The server does not answer, so the switches cannot be read.' : 'Loading the switches…'}
         </p>

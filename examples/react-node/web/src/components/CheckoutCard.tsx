@@ -129,32 +129,62 @@ export function CheckoutCard() {
           aria-busy={payment.isPending}
         >
           {payment.isPending ? <span className="spinner" aria-hidden="true" /> : null}
-          {payment.isPending ? 'Processing…' : `Pay ${amount === null ? '' : formatMoney(amount, currency)}`}
+          {payment.isWaiting
+            ? 'Waiting for the network…'
+            : payment.isPending
+              ? 'Processing…'
+              : `Pay ${amount === null ? '' : formatMoney(amount, currency)}`}
         </button>
         <p className="hint-line">
           Click twice, or pay from a second tab: every click of this payment sends the same key, so it is charged once.
         </p>
       </form>
 
-      <div role="status" aria-live="polite" className="answer-slot">
-        {outcome && !allCorrected ? <Answer outcome={outcome} onStartOver={payment.startOver} /> : null}
+      {/* The latest payment's state, for tests: data-status (TanStack Query's), data-paused, data-resumed. */}
+      <div
+        role="status"
+        aria-live="polite"
+        className="answer-slot"
+        data-testid="payment"
+        data-status={payment.latest?.status ?? 'none'}
+        data-paused={String(payment.latest?.paused === true)}
+        data-resumed={String(payment.latest?.resumed === true)}
+        data-key={payment.latest?.key}
+      >
+        {outcome && !allCorrected ? (
+          <Answer outcome={outcome} resumed={payment.latest?.resumed === true} onStartOver={payment.startOver} />
+        ) : null}
       </div>
     </section>
   );
 }
 
-function Answer({ outcome, onStartOver }: { outcome: PaymentOutcome; onStartOver: () => void }) {
+function Answer({
+  outcome,
+  resumed,
+  onStartOver,
+}: {
+  outcome: PaymentOutcome;
+  /** The payment was resumed after a reload, not started by a click in this page. */
+  resumed: boolean;
+  onStartOver: () => void;
+}) {
   const paid = outcome.payment;
   return (
     <div
       className={`answer ${outcome.tone}`}
-      data-testid={paid ? 'answer' : 'answer-error'}
+      data-testid={paid ? 'answer' : outcome.pending ? 'answer-pending' : 'answer-error'}
       data-payment-id={paid?.id}
       data-tone={outcome.tone}
     >
       <p className="answer-headline">
         {outcome.headline}
         {outcome.replayed ? <ReplayedBadge testId="answer-replayed" /> : null}
+        {resumed ? (
+          <span className="badge resumed" data-testid="answer-resumed">
+            Resumed after a reload
+          </span>
+        ) : null}
       </p>
       {outcome.detail ? <p className="answer-detail">{outcome.detail}</p> : null}
       {paid ? (

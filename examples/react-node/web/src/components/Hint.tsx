@@ -41,3 +41,7 @@ export function ReplayedBadge({ testId }: { testId?: string }) {
     </Hint>
   );
 }
+
+/** What a rolled-back late write is, wherever the page shows one (the example on PostgreSQL). */
+export const ROLLBACK_HELP =
+  'On PostgreSQL the payment is written in the same transaction that stores the answer to its key. A server that lost its lease (it was stopped, and a retry took the payment over) cannot commit that transaction, so its late write is rolled back and never reaches the ledger.';

@@ -1,8 +1,10 @@
 import { useQuery } from '@tanstack/react-query';
 import type { CSSProperties } from 'react';
+import type { RefusedWrite } from '../../../server/src/ledger';
 import { formatMoney, keyHue, shortKey } from '../money';
-import { useTRPC } from '../trpc';
-import { FENCE_HELP, Hint } from './Hint';
+import { useNetwork } from '../network';
+import { trpc } from '../trpc';
+import { FENCE_HELP, Hint, ROLLBACK_HELP } from './Hint';
 
 const time = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
@@ -14,13 +16,41 @@ function KeyChip({ value }: { value: string }) {
   );
 }
 
+/** One late write in words: what it was, and why it never became a payment. */
+function LateWrite({ write }: { write: RefusedWrite }) {
+  const money = formatMoney(write.amount, write.currency);
+  if (write.how === 'rolled-back') {
+    return (
+      <span>
+        A write of {money} with fence <strong>{write.fence}</strong> came late: its server had lost its lease, so its
+        transaction was rolled back
+        {write.newestFence === null ? (
+          '.'
+        ) : (
+          <>
+            {' '}
+            (fence <strong>{write.newestFence}</strong> paid this payment).
+          </>
+        )}{' '}
+        Nothing was charged twice.
+      </span>
+    );
+  }
+  return (
+    <span>
+      A write of {money} with fence <strong>{write.fence}</strong> came late and was refused: fence{' '}
+      <strong>{write.newestFence}</strong> had already paid this payment. Nothing was charged twice.
+    </span>
+  );
+}
+
 /**
- * Every payment the server recorded, from this page, another tab or curl, and the late writes the ledger
- * refused; polled so that all of them show. When the ledger cannot be read, the last good list stays,
- * marked with its time.
+ * Every payment the server recorded, from this page, another tab or curl, and the late writes that never
+ * became payments (refused by the fence check, or rolled back on PostgreSQL); polled so that all of them
+ * show. When the ledger cannot be read, or this tab is offline, the last good list stays, marked with its time.
  */
 export function LedgerTable() {
-  const trpc = useTRPC();
+  const online = useNetwork() === 'online';
   const payments = useQuery({ ...trpc.payments.list.queryOptions(), refetchInterval: 1000 });
   const refused = useQuery({ ...trpc.payments.refusedWrites.queryOptions(), refetchInterval: 1000 });
   const rows = payments.data ?? [];
@@ -35,7 +65,13 @@ export function LedgerTable() {
           {payments.data ? `${rows.length} ${rows.length === 1 ? 'payment' : 'payments'}` : ''}
         </span>
       </div>
-      {payments.isError ? (
+      {!online ? (
+        <p className="notice info" role="status" data-testid="ledger-offline">
+          {payments.data
+            ? `This tab is offline. These are the payments as of ${asOf}.`
+            : 'This tab is offline, so the payments cannot be shown.'}
+        </p>
+      ) : payments.isError ? (
         <p className="notice warn" role="status" data-testid="ledger-stale">
           {payments.data
             ? `The ledger cannot be reached right now. These are the payments as of ${asOf}.`
@@ -43,7 +79,7 @@ export function LedgerTable() {
         </p>
       ) : null}
       {!payments.data ? (
-        payments.isError ? null : (
+        payments.isError || !online ? null : (
           <p className="empty">Loading the ledger…</p>
         )
       ) : rows.length === 0 ? (
@@ -91,8 +127,8 @@ export function LedgerTable() {
       {refusals.length > 0 ? (
         <div className="refusals">
           <h3>
-            Refused late writes{' '}
-            <Hint explain={FENCE_HELP} className="muted">
+            {refusals[0]!.how === 'rolled-back' ? 'Late writes rolled back' : 'Refused late writes'}{' '}
+            <Hint explain={refusals[0]!.how === 'rolled-back' ? ROLLBACK_HELP : FENCE_HELP} className="muted">
               why?
             </Hint>
           </h3>
@@ -101,14 +137,11 @@ export function LedgerTable() {
               <li
                 key={`${write.key}:${write.fence}:${write.refusedAt.getTime()}`}
                 data-testid="refused-write"
+                data-how={write.how}
                 data-key={write.key}
                 data-fence={write.fence}
               >
-                <span>
-                  A write of {formatMoney(write.amount, write.currency)} with fence <strong>{write.fence}</strong> came
-                  late and was refused: fence <strong>{write.newestFence}</strong> had already paid this payment.
-                  Nothing was charged twice.
-                </span>
+                <LateWrite write={write} />
                 <span className="muted">
                   <KeyChip value={write.key} /> {time.format(write.refusedAt)}
                 </span>
