@@ -3,7 +3,7 @@ import type { MiddlewareResult } from '@trpc/server/unstable-core-do-not-import'
 import { IdempotencyError } from './errors.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
 import type { Holder } from './runUnderLease.js';
-import { settleLease } from './settleLease.js';
+import { endLease } from './settleLease.js';
 import type { PreparedOutcome } from './sizeLimits.js';
 import { type StoreTransaction, StoreUnavailableError } from './store/types.js';
 
@@ -31,7 +31,7 @@ export async function finishTransaction<TContext>(
   transaction: StoreTransaction<unknown>,
   ended: { result: AnyResult; prepared: PreparedOutcome; handlerBegan: boolean },
 ): Promise<AnyResult> {
-  const { recordKey, token, fence, emit, lifecycle } = holder;
+  const { fence, emit, lifecycle } = holder;
   const { result, prepared, handlerBegan } = ended;
   const { retentionMs } = config;
   const outcome = prepared.stored;
@@ -74,29 +74,10 @@ export async function finishTransaction<TContext>(
 
   // Roll the handler's writes back; after a store error the background retries of settleLease use
   // the plain store calls, since the transaction is gone with its connection.
-  let first = true;
-  const settle = () => {
-    if (first) {
-      first = false;
-      return transaction.rollback(outcome !== undefined ? { outcome, retentionMs } : { handlerBegan });
-    }
-    return outcome !== undefined
-      ? config.store.complete({ recordKey, token, outcome, retentionMs })
-      : config.store.release({ recordKey, token, handlerBegan });
-  };
-  await settleLease({
-    call: settle,
-    leaseMs: config.leaseMs,
-    onSettled: (applied) => {
-      const done = outcome !== undefined ? 'completed' : 'released';
-      emit(
-        applied
-          ? { type: done, fence, handlerBegan }
-          : { type: 'leaseLost', fence, error: `${done === 'completed' ? 'completion' : 'release'} refused` },
-      );
-    },
-    onStoreError: (error) => emit({ type: 'storeError', fence, error }),
-    onDone: lifecycle?.done,
+  await endLease(config, holder, {
+    outcome,
+    handlerBegan,
+    firstCall: () => transaction.rollback(outcome !== undefined ? { outcome, retentionMs } : { handlerBegan }),
   });
   if (result.ok && handlerBegan) {
     // A success that cannot be kept for a replay (the serializer cannot write it, or it is over

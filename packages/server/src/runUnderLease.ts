@@ -5,7 +5,7 @@ import { keepLease, type LeaseKeeper } from './leaseKeeper.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
 import type { Serializer } from './outcome.js';
 import type { ProcedureFacts } from './procedureFacts.js';
-import { settleLease } from './settleLease.js';
+import { endLease } from './settleLease.js';
 import { prepareOutcome } from './sizeLimits.js';
 import type { StoreTransaction } from './store/types.js';
 
@@ -118,25 +118,8 @@ export async function runUnderLease<TContext>(
   if (holder.transaction) {
     return finishTransaction(config, holder, holder.transaction, { result, prepared, handlerBegan });
   }
-  const outcome = prepared.stored;
   // The handler's work is done and cannot be undone: answer with it now. If the store is down,
   // settleLease keeps trying for one lease length, so a short outage does not lose this outcome.
-  await settleLease({
-    call: () =>
-      outcome !== undefined
-        ? config.store.complete({ recordKey, token, outcome, retentionMs: config.retentionMs })
-        : config.store.release({ recordKey, token, handlerBegan }),
-    leaseMs: config.leaseMs,
-    onSettled: (applied) => {
-      const done = outcome !== undefined ? 'completed' : 'released';
-      emit(
-        applied
-          ? { type: done, fence, handlerBegan }
-          : { type: 'leaseLost', fence, error: `${done === 'completed' ? 'completion' : 'release'} refused` },
-      );
-    },
-    onStoreError: (error) => emit({ type: 'storeError', fence, error }),
-    onDone: lifecycle?.done,
-  });
+  await endLease(config, holder, { outcome: prepared.stored, handlerBegan });
   return prepared.answer;
 }

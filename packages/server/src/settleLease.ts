@@ -1,3 +1,6 @@
+import type { ResolvedIdempotencyOptions } from './options.js';
+import type { Holder } from './runUnderLease.js';
+
 /** Store clients often take a few seconds to reconnect after a restart, whatever the lease length. */
 const MIN_RETRY_WINDOW_MS = 30_000;
 
@@ -52,4 +55,40 @@ export async function settleLease(options: {
     timer.unref?.();
   };
   retryLater();
+}
+
+/**
+ * Ends a holder's lease after its handler: `complete` with the outcome to keep, or `release` (binding the key
+ * to its input only if the handler began), through {@link settleLease}, and reports how it ended. `firstCall`
+ * stands in for the first store call: with a transaction, that is the rollback that also ends the lease.
+ */
+export function endLease<TContext>(
+  config: ResolvedIdempotencyOptions<TContext>,
+  holder: Holder,
+  ending: { outcome: string | undefined; handlerBegan: boolean; firstCall?: () => Promise<boolean> },
+): Promise<void> {
+  const { recordKey, token, fence, emit, lifecycle } = holder;
+  const { outcome, handlerBegan } = ending;
+  let firstCall = ending.firstCall;
+  return settleLease({
+    call: () => {
+      const first = firstCall;
+      firstCall = undefined;
+      if (first) return first();
+      return outcome !== undefined
+        ? config.store.complete({ recordKey, token, outcome, retentionMs: config.retentionMs })
+        : config.store.release({ recordKey, token, handlerBegan });
+    },
+    leaseMs: config.leaseMs,
+    onSettled: (applied) => {
+      const done = outcome !== undefined ? 'completed' : 'released';
+      emit(
+        applied
+          ? { type: done, fence, handlerBegan }
+          : { type: 'leaseLost', fence, error: `${done === 'completed' ? 'completion' : 'release'} refused` },
+      );
+    },
+    onStoreError: (error) => emit({ type: 'storeError', fence, error }),
+    onDone: lifecycle?.done,
+  });
 }
