@@ -7,20 +7,19 @@
  * canonicalJson({ b: 1, a: [true, null] }) // '{"a":[true,null],"b":1}'
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, new Set()) ?? 'null';
+  return write(value, []) ?? 'null';
 }
 
-function write(value: unknown, ancestors: Set<object>): string | undefined {
-  if (value === null) return 'null';
-  if (typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    return write((value as { toJSON: () => unknown }).toJSON(), ancestors);
-  }
+// It runs on every request, so it builds one string by concatenation (no arrays of parts to join) and
+// tracks the path from the root in an array: inputs are shallow, and a Set per call costs more.
+function write(value: unknown, ancestors: object[]): string | undefined {
   switch (typeof value) {
     case 'string':
-    case 'boolean':
       return JSON.stringify(value);
     case 'number':
       return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
     case 'bigint':
       throw new TypeError('canonicalJson cannot write a BigInt; serialize the value with the transformer first.');
     case 'object':
@@ -29,21 +28,33 @@ function write(value: unknown, ancestors: Set<object>): string | undefined {
       // undefined, functions and symbols have no JSON form, as in JSON.stringify.
       return undefined;
   }
-  const object = value as object;
-  if (ancestors.has(object)) throw new TypeError('canonicalJson cannot write a circular structure.');
-  ancestors.add(object);
-  let text: string;
-  if (Array.isArray(object)) {
-    text = `[${object.map((item) => write(item, ancestors) ?? 'null').join(',')}]`;
-  } else {
-    const record = object as Record<string, unknown>;
-    const members: string[] = [];
-    for (const name of Object.keys(record).sort()) {
-      const member = write(record[name], ancestors);
-      if (member !== undefined) members.push(`${JSON.stringify(name)}:${member}`);
-    }
-    text = `{${members.join(',')}}`;
+  if (value === null) return 'null';
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return write((value as { toJSON: () => unknown }).toJSON(), ancestors);
   }
-  ancestors.delete(object);
+  if (ancestors.includes(value)) throw new TypeError('canonicalJson cannot write a circular structure.');
+  ancestors.push(value);
+  let text: string;
+  if (Array.isArray(value)) {
+    text = '[';
+    for (let index = 0; index < value.length; index++) {
+      if (index > 0) text += ',';
+      text += write(value[index], ancestors) ?? 'null';
+    }
+    text += ']';
+  } else {
+    const record = value as Record<string, unknown>;
+    const names = Object.keys(record).sort();
+    text = '{';
+    let first = true;
+    for (const name of names) {
+      const member = write(record[name], ancestors);
+      if (member === undefined) continue;
+      text += first ? `${JSON.stringify(name)}:${member}` : `,${JSON.stringify(name)}:${member}`;
+      first = false;
+    }
+    text += '}';
+  }
+  ancestors.pop();
   return text;
 }

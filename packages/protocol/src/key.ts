@@ -21,12 +21,23 @@ export function isValidIdempotencyKey(key: string): boolean {
 export function parseIdempotencyKey(
   ...values: ReadonlyArray<string | readonly string[] | null | undefined>
 ): ParsedIdempotencyKey {
-  const present = values.flat().filter((value): value is string => typeof value === 'string');
-  if (present.length === 0) {
+  // One pass over the values, with no intermediate arrays or sets: it runs on every keyed request.
+  let key: string | undefined;
+  let conflicting = false;
+  const see = (value: unknown) => {
+    if (typeof value !== 'string') return;
+    const unquoted = unquoteStructuredString(value);
+    if (key === undefined) key = unquoted;
+    else if (key !== unquoted) conflicting = true;
+  };
+  for (const value of values) {
+    if (Array.isArray(value)) for (const item of value) see(item);
+    else see(value);
+  }
+  if (key === undefined) {
     return { ok: false, code: 'KEY_MISSING', message: 'This mutation needs an Idempotency-Key header.' };
   }
-  const keys = new Set(present.map(unquoteStructuredString));
-  if (keys.size > 1) {
+  if (conflicting) {
     return {
       ok: false,
       code: 'KEY_INVALID',
@@ -34,8 +45,7 @@ export function parseIdempotencyKey(
       message: 'The request carries more than one different idempotency key.',
     };
   }
-  const [key] = keys as Set<string>;
-  if (key === undefined || !isValidIdempotencyKey(key)) {
+  if (!isValidIdempotencyKey(key)) {
     return {
       ok: false,
       code: 'KEY_INVALID',
