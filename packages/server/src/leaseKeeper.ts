@@ -1,4 +1,5 @@
 import type { IdempotencyStore } from './store/types.js';
+import { type QueuedTimer, TimerQueue } from './timerQueue.js';
 
 /** Why a handler's `ctx.idempotency.signal` aborted. */
 export class LeaseLostError extends Error {
@@ -22,15 +23,8 @@ export function leaseSafetyMarginMs(leaseMs: number): number {
   return Math.max(20, Math.ceil(leaseMs / 10));
 }
 
-/**
- * Keeps a lease while the handler runs (docs/protocol.md §2). The lease is counted from the moment the
- * claim, or the last renewal that the store confirmed, was sent: the store started its own count no
- * earlier. Renewals go out at a third of the lease. When the lease, less a safety margin, runs out with
- * no newer confirmed renewal, the signal aborts at once, without waiting for a renewal that hangs:
- * another holder can take over only after the lease's end, so the handler is told first. A renewal the
- * store refuses (another holder took over) aborts too.
- */
-export function keepLease(options: {
+/** What {@link keepLease} needs: the lease, the store that renews it, and whom to tell when it is lost. */
+export interface KeepLeaseOptions {
   store: IdempotencyStore;
   recordKey: string;
   token: string;
@@ -39,86 +33,119 @@ export function keepLease(options: {
   /** `performance.now()` when the claim that took this lease was sent. */
   claimSentAt: number;
   onLost: (error: LeaseLostError) => void;
-}): LeaseKeeper {
-  const { store, recordKey, token, leaseMs, retentionMs } = options;
-  const renewEveryMs = Math.max(1, Math.floor(leaseMs / 3));
-  const retryEveryMs = Math.max(1, Math.floor(leaseMs / 10));
-  const margin = leaseSafetyMarginMs(leaseMs);
-  // Made on first use: most handlers end before their first renewal and never read the signal.
-  let controller: AbortController | undefined;
-  let lostReason: LeaseLostError | undefined;
-  let confirmedAt = options.claimSentAt;
-  let renewTimer: ReturnType<typeof setTimeout> | undefined;
-  let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
-  let stopped = false;
-  let refused = false;
-  let lastStoreError: unknown;
+}
 
-  const lose = (reason: LeaseLostError) => {
-    if (lostReason) return;
-    lostReason = reason;
-    controller?.abort(reason);
-    options.onLost(reason);
-  };
+/** One queue per renewal interval: leases with the same length fall due in the order they were taken. */
+const firstRenewals = new Map<number, TimerQueue>();
 
-  const armDeadline = () => {
-    clearTimeout(deadlineTimer);
-    const left = confirmedAt + leaseMs - margin - performance.now();
-    deadlineTimer = setTimeout(
+/**
+ * Keeps a lease while the handler runs (docs/protocol.md §2). The lease is counted from the moment the
+ * claim, or the last renewal that the store confirmed, was sent: the store started its own count no
+ * earlier. Renewals go out at a third of the lease. When the lease, less a safety margin, runs out with
+ * no newer confirmed renewal, the signal aborts at once, without waiting for a renewal that hangs:
+ * another holder can take over only after the lease's end, so the handler is told first. A renewal the
+ * store refuses (another holder took over) aborts too.
+ */
+export function keepLease(options: KeepLeaseOptions): LeaseKeeper {
+  return new HeldLease(options);
+}
+
+/**
+ * Most handlers end long before their first renewal, so until then a held lease is one entry in a
+ * shared {@link TimerQueue}: no timer, no AbortController and no closures per request. The timers of
+ * the renewal loop and of the deadline exist only once a renewal is due.
+ */
+class HeldLease implements LeaseKeeper {
+  readonly #options: KeepLeaseOptions;
+  readonly #renewEveryMs: number;
+  readonly #firstRenewal: QueuedTimer;
+  #controller: AbortController | undefined;
+  #lostReason: LeaseLostError | undefined;
+  #confirmedAt: number;
+  #renewTimer: ReturnType<typeof setTimeout> | undefined;
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+  #refused = false;
+  #lastStoreError: unknown;
+
+  constructor(options: KeepLeaseOptions) {
+    this.#options = options;
+    this.#confirmedAt = options.claimSentAt;
+    this.#renewEveryMs = Math.max(1, Math.floor(options.leaseMs / 3));
+    this.#firstRenewal = { dueAt: options.claimSentAt + this.#renewEveryMs, fire: () => void this.#renewLease() };
+    let queue = firstRenewals.get(this.#renewEveryMs);
+    if (!queue) {
+      queue = new TimerQueue();
+      firstRenewals.set(this.#renewEveryMs, queue);
+    }
+    queue.add(this.#firstRenewal);
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#lostReason) this.#controller.abort(this.#lostReason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: LeaseLostError): void {
+    if (this.#lostReason) return;
+    this.#lostReason = reason;
+    this.#controller?.abort(reason);
+    this.#options.onLost(reason);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    firstRenewals.get(this.#renewEveryMs)?.delete(this.#firstRenewal);
+    clearTimeout(this.#renewTimer);
+    clearTimeout(this.#deadlineTimer);
+  }
+
+  #armDeadline(): void {
+    clearTimeout(this.#deadlineTimer);
+    const { leaseMs } = this.#options;
+    const left = this.#confirmedAt + leaseMs - leaseSafetyMarginMs(leaseMs) - performance.now();
+    this.#deadlineTimer = setTimeout(
       () =>
-        lose(
+        this.abort(
           new LeaseLostError('The idempotency lease ran out before a renewal was confirmed.', {
-            cause: lastStoreError,
+            cause: this.#lastStoreError,
           }),
         ),
       Math.max(0, left),
     );
-    deadlineTimer.unref?.();
-  };
+    this.#deadlineTimer.unref?.();
+  }
 
-  const renewLease = async () => {
-    if (stopped) return;
-    // The deadline only matters once a renewal is due; until then one timer per handler is enough.
-    if (!lostReason) armDeadline();
+  async #renewLease(): Promise<void> {
+    if (this.#stopped) return;
+    // The deadline only matters once a renewal is due; until then the queue entry is enough.
+    if (!this.#lostReason) this.#armDeadline();
+    const { store, recordKey, token, leaseMs, retentionMs } = this.#options;
     const sentAt = performance.now();
     try {
       if (await store.renewLease({ recordKey, token, leaseMs, retentionMs })) {
-        confirmedAt = sentAt;
-        if (!lostReason) armDeadline();
-        schedule(renewEveryMs);
+        this.#confirmedAt = sentAt;
+        if (!this.#lostReason) this.#armDeadline();
+        this.#schedule(this.#renewEveryMs);
         return;
       }
-      refused = true;
-      lose(new LeaseLostError('The store refused the renewal: the lease is held by another request.'));
+      this.#refused = true;
+      this.abort(new LeaseLostError('The store refused the renewal: the lease is held by another request.'));
     } catch (error) {
       // The store may be back before the deadline: keep asking, a little more often than usual.
       // A renewal after the signal aborted still keeps a handler that ignores it from being run twice.
-      lastStoreError = error;
-      schedule(retryEveryMs);
+      this.#lastStoreError = error;
+      this.#schedule(Math.max(1, Math.floor(leaseMs / 10)));
     }
-  };
+  }
 
-  const schedule = (delayMs: number) => {
-    if (stopped || refused) return;
-    clearTimeout(renewTimer);
-    renewTimer = setTimeout(renewLease, delayMs);
-    renewTimer.unref?.();
-  };
-
-  schedule(Math.max(1, confirmedAt + renewEveryMs - performance.now()));
-  return {
-    get signal() {
-      if (!controller) {
-        controller = new AbortController();
-        if (lostReason) controller.abort(lostReason);
-      }
-      return controller.signal;
-    },
-    abort: lose,
-    stop() {
-      stopped = true;
-      clearTimeout(renewTimer);
-      clearTimeout(deadlineTimer);
-    },
-  };
+  #schedule(delayMs: number): void {
+    if (this.#stopped || this.#refused) return;
+    clearTimeout(this.#renewTimer);
+    this.#renewTimer = setTimeout(() => void this.#renewLease(), delayMs);
+    this.#renewTimer.unref?.();
+  }
 }
