@@ -102,3 +102,27 @@ describe('server-issued keys', () => {
     ).toThrow(/"issuedKeys"/);
   });
 });
+
+describe('server-issued keys, one spelling', () => {
+  it('refuses the other base64url spellings of a signature (its last character carries 2 unused bits)', async () => {
+    const app = await startTestApp({
+      store: new MemoryStore(),
+      issuedKeys: createKeyIssuer({ secret: SECRET, scope }),
+    });
+    try {
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const { key } = await issueKey(app, 'ann');
+        const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+        const last = alphabet.indexOf(key.at(-1)!);
+        // Same 6-bit group but for the two low bits: decodes to the same bytes.
+        const sameBytes = alphabet[(last & ~3) | ((last + 1) & 3)]!;
+        const answer = await pay(app, 'ann', `${key.slice(0, -1)}${sameBytes}`);
+        expect(answer.status).toBe(400);
+        expect(answer.error?.data.idempotency).toEqual({ code: 'KEY_INVALID', reason: 'signature' });
+      }
+      expect(app.effects.orders.length).toBe(0);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -101,8 +101,11 @@ export function createKeyIssuer<TContext>(options: KeyIssuerOptions<TContext>): 
       const parts = TOKEN.exec(candidate);
       if (!parts) return refuse('not_issued', 'This idempotency key was not issued by this server.');
       const [, expiry = '', nonce = '', mac = ''] = parts;
-      const expected = Buffer.from(sign(await scopeOf(ctx), expiry, nonce), 'base64url');
-      const given = Buffer.from(mac, 'base64url');
+      // The signature is compared as the text it was issued as, not as decoded bytes: base64url's last
+      // character carries 2 unused bits, so four spellings decode alike, and each spelling would be
+      // another key, so another record, for one issued key.
+      const expected = Buffer.from(sign(await scopeOf(ctx), expiry, nonce), 'latin1');
+      const given = Buffer.from(mac, 'latin1');
       // Another scope's key fails here too: the scope is part of what was signed.
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         return refuse('signature', 'This idempotency key was not issued to this caller.');
