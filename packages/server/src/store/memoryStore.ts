@@ -1,9 +1,16 @@
+import {
+  compactId,
+  compactRecordKey,
+  type MemoryRecord,
+  memoryRecordExpiresAt,
+  readMemoryRecord,
+  writeMemoryRecord,
+} from './memoryRecord.js';
 import type {
   ClaimRequest,
   ClaimResult,
   CompleteRequest,
   IdempotencyStore,
-  RecordState,
   ReleaseRequest,
   RenewLeaseRequest,
 } from './types.js';
@@ -22,19 +29,6 @@ export interface MemoryStoreOptions {
   now?: () => number;
 }
 
-interface MemoryRecord {
-  state: RecordState;
-  fingerprint: string;
-  /** Whether a handler may have run with `fingerprint`; until then another input may claim a released record. */
-  inputBound: boolean;
-  token: string;
-  fence: number;
-  claimedAt: number;
-  leaseExpiresAt: number;
-  outcome: string | undefined;
-  expiresAt: number;
-}
-
 /**
  * An idempotency store in this process's memory, with the same semantics as the Redis store:
  * atomic claim, lease, fence and retention. Expired records are swept out, so memory stays bounded.
@@ -45,11 +39,12 @@ interface MemoryRecord {
  */
 export class MemoryStore implements IdempotencyStore {
   readonly kind = 'memory';
-  readonly #records = new Map<string, MemoryRecord>();
+  /** Records by {@link compactRecordKey}, each written as one string (memoryRecord.ts). */
+  readonly #records = new Map<string, string>();
   readonly #now: () => number;
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #sweepBatchSize: number;
-  #sweepCursor: Iterator<[string, MemoryRecord]> | undefined;
+  #sweepCursor: Iterator<[string, string]> | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? (() => performance.now());
@@ -63,79 +58,94 @@ export class MemoryStore implements IdempotencyStore {
     return this.#records.size;
   }
 
-  async claim({ recordKey, fingerprint, token, leaseMs, retentionMs }: ClaimRequest): Promise<ClaimResult> {
+  claim({ recordKey, fingerprint, token, leaseMs, retentionMs }: ClaimRequest): Promise<ClaimResult> {
     const now = this.#now();
-    const record = this.#live(recordKey, now);
+    const name = compactRecordKey(recordKey);
+    const record = this.#live(name, now);
+    const ownToken = compactId(token);
+    const ownFingerprint = compactId(fingerprint);
     let inputBound = false;
     if (record) {
-      if (record.state === 'in_progress' && record.token === token) return { status: 'claimed', fence: record.fence };
+      if (record.state === 'in_progress' && record.token === ownToken) {
+        return answerNextTurn({ status: 'claimed', fence: record.fence });
+      }
       const anyInput = record.state === 'released' && !record.inputBound;
-      if (!anyInput && record.fingerprint !== fingerprint) return { status: 'mismatch' };
-      if (record.state === 'completed') return { status: 'completed', outcome: record.outcome ?? '' };
+      if (!anyInput && record.fingerprint !== ownFingerprint) return answerNextTurn({ status: 'mismatch' });
+      if (record.state === 'completed') return answerNextTurn({ status: 'completed', outcome: record.outcome });
       if (record.state === 'in_progress' && record.leaseExpiresAt > now) {
-        return {
+        return answerNextTurn({
           status: 'in_progress',
           leaseRemainingMs: Math.ceil(record.leaseExpiresAt - now),
           heldForMs: Math.floor(now - record.claimedAt),
-        };
+        });
       }
       // A lease that ran out may have run the handler; a released record says whether one did.
       inputBound = record.state === 'in_progress' || record.inputBound;
     }
     const fence = (record?.fence ?? 0) + 1;
-    this.#records.delete(recordKey);
-    this.#records.set(recordKey, {
-      state: 'in_progress',
-      fingerprint,
-      inputBound,
-      token,
-      fence,
-      claimedAt: now,
-      leaseExpiresAt: now + leaseMs,
-      outcome: undefined,
-      expiresAt: now + retentionMs,
-    });
-    return { status: 'claimed', fence };
+    // Deleted first so that Map order stays claim order, which the sweep walks.
+    this.#records.delete(name);
+    this.#records.set(
+      name,
+      writeMemoryRecord({
+        state: 'in_progress',
+        inputBound,
+        fence,
+        claimedAt: now,
+        leaseExpiresAt: now + leaseMs,
+        expiresAt: now + retentionMs,
+        token: ownToken,
+        fingerprint: ownFingerprint,
+        outcome: '',
+      }),
+    );
+    return answerNextTurn({ status: 'claimed', fence });
   }
 
   async complete({ recordKey, token, outcome, retentionMs }: CompleteRequest): Promise<boolean> {
     const now = this.#now();
-    const record = this.#live(recordKey, now);
-    if (!record || record.token !== token) return false;
+    const name = compactRecordKey(recordKey);
+    const record = this.#live(name, now);
+    if (!record || record.token !== compactId(token)) return false;
     if (record.state === 'completed') return true;
     if (record.state !== 'in_progress') return false;
     record.state = 'completed';
     record.outcome = outcome;
     record.expiresAt = now + retentionMs;
+    this.#records.set(name, writeMemoryRecord(record));
     return true;
   }
 
   async release({ recordKey, token, handlerBegan }: ReleaseRequest): Promise<boolean> {
-    const record = this.#live(recordKey, this.#now());
-    if (!record || record.token !== token) return false;
+    const name = compactRecordKey(recordKey);
+    const record = this.#live(name, this.#now());
+    if (!record || record.token !== compactId(token)) return false;
     if (record.state === 'released') return true;
     if (record.state !== 'in_progress') return false;
     // The record stays, without a lease, so that the fence keeps growing across holders.
     record.state = 'released';
     if (handlerBegan) record.inputBound = true;
+    this.#records.set(name, writeMemoryRecord(record));
     return true;
   }
 
   async renewLease({ recordKey, token, leaseMs, retentionMs }: RenewLeaseRequest): Promise<boolean> {
     const now = this.#now();
-    const record = this.#live(recordKey, now);
-    if (record?.state !== 'in_progress' || record.token !== token) return false;
+    const name = compactRecordKey(recordKey);
+    const record = this.#live(name, now);
+    if (record?.state !== 'in_progress' || record.token !== compactId(token)) return false;
     record.leaseExpiresAt = now + leaseMs;
     // The record must outlive the lease, or the next claim would start the fence again at 1.
     record.expiresAt = Math.max(record.expiresAt, now + retentionMs);
+    this.#records.set(name, writeMemoryRecord(record));
     return true;
   }
 
   /** Removes every record whose retention has ended, all at once. The timer sweeps the same way in slices. */
   sweep(): void {
     const now = this.#now();
-    for (const [recordKey, record] of this.#records) {
-      if (record.expiresAt <= now) this.#records.delete(recordKey);
+    for (const [name, record] of this.#records) {
+      if (memoryRecordExpiresAt(record) <= now) this.#records.delete(name);
     }
   }
 
@@ -149,8 +159,8 @@ export class MemoryStore implements IdempotencyStore {
         this.#sweepCursor = undefined;
         return;
       }
-      const [recordKey, record] = next.value;
-      if (record.expiresAt <= now) this.#records.delete(recordKey);
+      const [name, record] = next.value;
+      if (memoryRecordExpiresAt(record) <= now) this.#records.delete(name);
     }
   }
 
@@ -159,12 +169,36 @@ export class MemoryStore implements IdempotencyStore {
     clearInterval(this.#sweeper);
   }
 
-  #live(recordKey: string, now: number): MemoryRecord | undefined {
-    const record = this.#records.get(recordKey);
-    if (record && record.expiresAt <= now) {
-      this.#records.delete(recordKey);
+  #live(name: string, now: number): MemoryRecord | undefined {
+    const text = this.#records.get(name);
+    if (text === undefined) return undefined;
+    const record = readMemoryRecord(text);
+    if (record.expiresAt <= now) {
+      this.#records.delete(name);
       return undefined;
     }
     return record;
   }
+}
+
+let answersDue: Array<{ resolve: (result: ClaimResult) => void; result: ClaimResult }> = [];
+
+function answerAll(): void {
+  const due = answersDue;
+  answersDue = [];
+  for (const { resolve, result } of due) resolve(result);
+}
+
+/**
+ * Answers a claim at the end of this turn of the event loop, as a networked store's answers arrive,
+ * together. The claim itself is decided at once (it stays atomic); only the answer waits. Measured with
+ * the bench: answering every claim synchronously cost the server more CPU per request than RedisStore's
+ * two round trips, because each request then ran to its response alone instead of in one burst with the
+ * others that arrived in the same turn.
+ */
+function answerNextTurn(result: ClaimResult): Promise<ClaimResult> {
+  return new Promise((resolve) => {
+    if (answersDue.length === 0) setImmediate(answerAll);
+    answersDue.push({ resolve, result });
+  });
 }
