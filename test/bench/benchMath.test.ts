@@ -46,7 +46,9 @@ describe('percentile', () => {
 describe('summarise', () => {
   const plain = SCENARIOS.find((scenario) => scenario.id === 'plain')!;
   const fresh = SCENARIOS.find((scenario) => scenario.id === 'redis-fresh')!;
-  const result = (scenario: typeof plain, rps: number, p50Ms: number): ScenarioResult => ({
+  const plainIo = SCENARIOS.find((scenario) => scenario.id === 'plain-io')!;
+  const freshIo = SCENARIOS.find((scenario) => scenario.id === 'redis-fresh-io')!;
+  const result = (scenario: typeof plain, rps: number, p50Ms: number, serverCpuUsPerRequest = 300): ScenarioResult => ({
     scenario,
     connections: 64,
     requests: rps,
@@ -59,7 +61,7 @@ describe('summarise', () => {
     served: rps,
     redisCalls: scenario.redisCallsPerRequest * rps,
     redisCallsPerRequest: scenario.redisCallsPerRequest,
-    serverCpuUsPerRequest: 300,
+    serverCpuUsPerRequest,
     redisUsPerRequest: 20,
     insideScriptCallsPerRequest: 0,
     handlerRunsPerRequest: 1,
@@ -77,9 +79,22 @@ describe('summarise', () => {
     ];
     const summary = summarise(rounds).find((s) => s.scenario.id === 'redis-fresh')!;
     expect(summary.rounds).toBe(3);
-    expect(summary.ratioToPlain).toBeCloseTo(0.9);
+    expect(summary.ratioToBaseline).toBeCloseTo(0.9);
     expect(summary.rps).toBe(900);
     expect(summary.addedP50Ms).toBe(2);
     expect(summary.redisCallsPerRequest).toBe(2);
+  });
+
+  it("takes a scenario's ratio against its own baseline: the I/O scenarios against plain-io, not plain", () => {
+    const rounds = [
+      [result(plain, 1000, 10, 250), result(plainIo, 800, 12, 280), result(freshIo, 760, 13, 310)],
+      [result(plain, 1000, 10, 250), result(plainIo, 400, 24, 290), result(freshIo, 380, 25, 330)],
+    ];
+    const summaries = summarise(rounds);
+    const io = summaries.find((s) => s.scenario.id === 'redis-fresh-io')!;
+    expect(io.ratioToBaseline).toBeCloseTo(0.95);
+    expect(io.addedP50Ms).toBe(1);
+    expect(io.addedServerCpuUs).toBe(30);
+    expect(summaries.find((s) => s.scenario.id === 'plain-io')!.ratioToBaseline).toBeCloseTo(0.4);
   });
 });
