@@ -45,6 +45,7 @@ let postgresAudit: PostgresAuditResult[] = [];
 let compression: CompressionResult[] = [];
 let floor: ScriptFloor | undefined;
 let heap: MemoryHeapResult | undefined;
+let profiledRequests: number | undefined;
 const cpuProfileDir = options.profile ? mkdtempSync(join(tmpdir(), 'trpc-idem-bench-prof-')) : undefined;
 try {
   const server = await startServer({
@@ -99,6 +100,8 @@ try {
       const inMemory = await recordedFetch(server.url);
       links.push(await measureLinkOverhead(server.url, options.quick ? 2 : 10, options.quick ? 200 : 1000, inMemory));
     }
+    // --cpu-prof covers the server process's whole life, so the requests of its whole life divide it.
+    if (cpuProfileDir) profiledRequests = (await server.stats()).requests;
   } finally {
     await server.stop();
   }
@@ -122,7 +125,7 @@ try {
 
 if (cpuProfileDir) {
   console.log(`\n## CPU profile of the server process (${options.only[0] ?? 'redis-fresh'}, 64 connections)\n`);
-  console.log(summariseProfile(cpuProfileDir));
+  console.log(summariseProfile(cpuProfileDir, profiledRequests));
   console.log(`\nRaw profile: ${cpuProfileDir} (open it in Chrome DevTools > Performance).`);
 }
 
