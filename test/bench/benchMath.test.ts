@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { summarise } from '../../bench/src/aggregate';
 import { type CommandCounts, commandDelta } from '../../bench/src/commandStats';
+import { MEMORY_VS_REDIS_CPU_BAND, memoryNotSlowerThanRedis } from '../../bench/src/gates';
 import { SCENARIOS } from '../../bench/src/scenarios';
 import type { ScenarioResult } from '../../bench/src/serverBench';
 import { percentile } from '../../bench/src/stats';
@@ -96,5 +97,15 @@ describe('summarise', () => {
     expect(io.addedP50Ms).toBe(1);
     expect(io.addedServerCpuUs).toBe(30);
     expect(summaries.find((s) => s.scenario.id === 'plain-io')!.ratioToBaseline).toBeCloseTo(0.4);
+  });
+
+  it('fails the run only when MemoryStore costs more CPU per request than RedisStore beyond the noise band', () => {
+    const memory = SCENARIOS.find((scenario) => scenario.id === 'memory-fresh')!;
+    const round = (memoryCpu: number) => [
+      [result(plain, 1000, 10, 250), result(fresh, 900, 11, 300), result(memory, 950, 10, memoryCpu)],
+    ];
+    expect(memoryNotSlowerThanRedis(summarise(round(300 * MEMORY_VS_REDIS_CPU_BAND)))?.problem).toBeUndefined();
+    expect(memoryNotSlowerThanRedis(summarise(round(300 * MEMORY_VS_REDIS_CPU_BAND + 1)))?.problem).toMatch(/slower/);
+    expect(memoryNotSlowerThanRedis(summarise([[result(plain, 1000, 10)]]))).toBeUndefined();
   });
 });
