@@ -10,6 +10,8 @@ import { fixed } from './table';
 
 const ratio = (summary: ScenarioSummary | undefined) => fixed(summary?.ratioToBaseline ?? Number.NaN, 3);
 const us = (value: number | undefined) => fixed(value ?? Number.NaN, 0);
+const signed = (value: number | undefined, decimals: number) =>
+  value !== undefined && value >= 0 ? `+${fixed(value, decimals)}` : fixed(value ?? Number.NaN, decimals);
 
 function atMost(value: number | undefined, ceiling: number): boolean | undefined {
   return value === undefined || !Number.isFinite(value) ? undefined : value <= ceiling;
@@ -29,7 +31,9 @@ export function costTargets(summaries: ScenarioSummary[]): TargetCheck[] {
   const nodeRedis64 = findSummary(summaries, 'redis-fresh-node-redis', 64);
   // Each added figure is the median of per-round differences, so it can differ a little from the two medians shown.
   const added = (summary: ScenarioSummary | undefined) =>
-    `+${us(summary?.addedServerCpuUs)} µs (${us(summary?.serverCpuUsPerRequest)} vs ${us(plain64?.serverCpuUsPerRequest)} µs/req)`;
+    summary && plain64
+      ? `${signed(summary.addedServerCpuUs, 0)} µs (${us(summary.serverCpuUsPerRequest)} vs ${us(plain64.serverCpuUsPerRequest)} µs/req)`
+      : 'not run';
   const memoryMet =
     memory64 && fresh64
       ? (atLeast(memory64.ratioToBaseline, 0.95) ?? false) && memory64.ratioToBaseline >= fresh64.ratioToBaseline
@@ -89,7 +93,10 @@ export function latencyTargets(summaries: ScenarioSummary[], floor: ScriptFloor 
   return [
     {
       target: 'added p50 of a fresh RedisStore request ≤ +0.20 ms (1 connection; two round trips are the floor)',
-      measured: `+${ms(fresh1?.addedP50Ms)} ms (p50 ${ms(fresh1?.p50Ms)} vs ${ms(plain1?.p50Ms)} ms; ${floorText})`,
+      measured:
+        fresh1 && plain1
+          ? `${signed(fresh1.addedP50Ms, 3)} ms (p50 ${ms(fresh1.p50Ms)} vs ${ms(plain1.p50Ms)} ms; ${floorText})`
+          : 'not run',
       met: atMost(fresh1?.addedP50Ms, 0.2),
     },
   ];
