@@ -11,10 +11,12 @@ export interface ScenarioSummary {
   rps: number;
   p50Ms: number;
   p99Ms: number;
-  /** Median over the rounds of this round's req/s divided by the plain mutation's in the same round. */
-  ratioToPlain: number;
-  /** Median over the rounds of this round's p50 minus the plain mutation's p50 in the same round. */
+  /** Median over the rounds of this round's req/s divided by its baseline's (the scenario's `baseline`) in the same round. */
+  ratioToBaseline: number;
+  /** Median over the rounds of this round's p50 minus its baseline's p50 in the same round. */
   addedP50Ms: number;
+  /** Median over the rounds of this round's server CPU per request minus its baseline's in the same round. */
+  addedServerCpuUs: number;
   /** All top-level calls over all requests the server handled in the measured windows. */
   redisCallsPerRequest: number;
   insideScriptCallsPerRequest: number;
@@ -34,23 +36,23 @@ export interface ScenarioSummary {
  */
 export function summarise(rounds: ScenarioResult[][]): ScenarioSummary[] {
   const groups = new Map<string, ScenarioResult[]>();
-  const plainOf = new Map<string, ScenarioResult>();
+  // Every result by round, scenario and connection count, so that each finds its baseline's run.
+  const runOf = new Map<string, ScenarioResult>();
+  const roundOf = new Map<ScenarioResult, number>();
   rounds.forEach((round, r) => {
     for (const result of round) {
       const id = `${result.scenario.id}@${result.connections}`;
       groups.set(id, [...(groups.get(id) ?? []), result]);
-      if (result.scenario.id === 'plain') plainOf.set(`${r}@${result.connections}`, result);
+      runOf.set(`${r}:${id}`, result);
+      roundOf.set(result, r);
     }
-  });
-  const roundOf = new Map<ScenarioResult, number>();
-  rounds.forEach((round, r) => {
-    for (const result of round) roundOf.set(result, r);
   });
   return [...groups.values()].map((results) => {
     const first = results[0]!;
+    const baseline = first.scenario.baseline ?? 'plain';
     const paired = results
-      .map((result) => ({ result, plain: plainOf.get(`${roundOf.get(result)}@${result.connections}`) }))
-      .filter((pair): pair is { result: ScenarioResult; plain: ScenarioResult } => pair.plain !== undefined);
+      .map((result) => ({ result, base: runOf.get(`${roundOf.get(result)}:${baseline}@${result.connections}`) }))
+      .filter((pair): pair is { result: ScenarioResult; base: ScenarioResult } => pair.base !== undefined);
     const served = results.reduce((sum, result) => sum + result.served, 0);
     return {
       scenario: first.scenario,
@@ -59,8 +61,11 @@ export function summarise(rounds: ScenarioResult[][]): ScenarioSummary[] {
       rps: median(results.map((result) => result.rps)),
       p50Ms: median(results.map((result) => result.p50Ms)),
       p99Ms: median(results.map((result) => result.p99Ms)),
-      ratioToPlain: median(paired.map(({ result, plain }) => result.rps / plain.rps)),
-      addedP50Ms: median(paired.map(({ result, plain }) => result.p50Ms - plain.p50Ms)),
+      ratioToBaseline: median(paired.map(({ result, base }) => result.rps / base.rps)),
+      addedP50Ms: median(paired.map(({ result, base }) => result.p50Ms - base.p50Ms)),
+      addedServerCpuUs: median(
+        paired.map(({ result, base }) => result.serverCpuUsPerRequest - base.serverCpuUsPerRequest),
+      ),
       redisCallsPerRequest: results.reduce((sum, result) => sum + result.redisCalls, 0) / served,
       insideScriptCallsPerRequest:
         results.reduce((sum, result) => sum + result.insideScriptCallsPerRequest * result.served, 0) / served,

@@ -63,8 +63,9 @@ export interface BenchStores {
 /**
  * One router for every server scenario. Every procedure takes the same input and runs the same handler;
  * they differ only in the middleware in front of it, so the difference in throughput is the SDK's cost.
+ * `io` is the I/O that the handler of the `*Io` procedures waits on (one echo round trip, ioEcho.ts).
  */
-export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters) {
+export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters, io: () => Promise<void>) {
   const t = initTRPC.context<Context>().create({ transformer: superjson, errorFormatter: idempotencyErrorFormatter });
   const idempotent = (store: IdempotencyStore) =>
     t.procedure.use(createIdempotency({ store, scope: (ctx: Context) => ctx.user }));
@@ -84,6 +85,12 @@ export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters)
     const gate = counters.gate;
     gate.waiting++;
     await gate.promise;
+    return createOrder(opts);
+  };
+
+  // A handler that does what a real one does between its input and its answer: wait on a database or an API.
+  const createOrderAfterIo = async (opts: { input: z.infer<typeof orderInput> }) => {
+    await io();
     return createOrder(opts);
   };
 
@@ -118,6 +125,9 @@ export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters)
     redisPipelined: idempotent(stores.redisPipelined).input(orderInput).mutation(createOrder),
     redisNodeRedis: idempotent(stores.redisNodeRedis).input(orderInput).mutation(createOrder),
     conflict: idempotent(stores.redis).input(orderInput).mutation(createOrderAfterGate),
+    plainIo: t.procedure.input(orderInput).mutation(createOrderAfterIo),
+    memoryIo: idempotent(stores.memory).input(orderInput).mutation(createOrderAfterIo),
+    redisIo: idempotent(stores.redis).input(orderInput).mutation(createOrderAfterIo),
   };
   const cluster = stores.cluster && { cluster: idempotent(stores.cluster).input(orderInput).mutation(createOrder) };
   return t.router({ ...procedures, ...cluster, ...postgresProcedures });

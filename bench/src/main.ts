@@ -12,16 +12,20 @@ import {
 } from './clientCosts';
 import { type AuditResult, auditCommands, auditTable } from './commandAudit';
 import { type CompressionResult, compressionTable, measureCompression } from './compressionBench';
+import { memoryNotSlowerThanRedis } from './gates';
+import { type MemoryHeapResult, measureMemoryHeap, memoryHeapTable, memoryHeapTargets } from './memoryHeap';
 import { readOptions } from './options';
 import { auditPostgres, type PostgresAuditResult, postgresAuditTable } from './postgresAudit';
 import { type BenchPostgres, setUpPostgres } from './postgresSetup';
 import { summariseProfile } from './profileSummary';
 import { setUpRedis } from './redisSetup';
-import { postgresTable, postgresTargets, serverTable, serverTargets, targetTable } from './report';
+import { postgresTable, postgresTargets, serverTable, targetTable } from './report';
 import { CONNECTIONS, SCENARIOS } from './scenarios';
+import { measureScriptFloor, type ScriptFloor } from './scriptFloor';
 import { runScenario, type ScenarioResult } from './serverBench';
 import { startServer } from './serverHandle';
 import { compareStores, type StoreSummary, storeTable, storeTargets } from './storeBench';
+import { commandTargets, costTargets, ioTargets, latencyTargets } from './targets';
 
 const options = readOptions(process.argv.slice(2));
 const startedAt = performance.now();
@@ -39,6 +43,9 @@ const links: LinkOverhead[] = [];
 let audit: AuditResult[] = [];
 let postgresAudit: PostgresAuditResult[] = [];
 let compression: CompressionResult[] = [];
+let floor: ScriptFloor | undefined;
+let heap: MemoryHeapResult | undefined;
+let profiledRequests: number | undefined;
 const cpuProfileDir = options.profile ? mkdtempSync(join(tmpdir(), 'trpc-idem-bench-prof-')) : undefined;
 try {
   const server = await startServer({
@@ -81,12 +88,20 @@ try {
       }
       if (postgres) postgresAudit = await auditPostgres(server, postgres);
     }
+    // The floor of the added p50: measured from this process, as autocannon measures the requests.
+    if (
+      rounds.some((round) => round.some((result) => result.scenario.id === 'redis-fresh' && result.connections === 1))
+    ) {
+      floor = await measureScriptFloor(redis.url, options.quick ? 1000 : 5000);
+    }
     if (!options.skipClient) {
       derive = await measureDerive(options.quick ? 0.1 : 2);
       links.push(await measureLinkOverhead(server.url, options.quick ? 2 : 10, options.quick ? 100 : 300));
       const inMemory = await recordedFetch(server.url);
       links.push(await measureLinkOverhead(server.url, options.quick ? 2 : 10, options.quick ? 200 : 1000, inMemory));
     }
+    // --cpu-prof covers the server process's whole life, so the requests of its whole life divide it.
+    if (cpuProfileDir) profiledRequests = (await server.stats()).requests;
   } finally {
     await server.stop();
   }
@@ -101,6 +116,8 @@ try {
     for (const store of stores) for (const problem of store.problems) problems.push(`${store.name}: ${problem}`);
   }
   if (!options.skipStores) compression = await measureCompression(redis.url, options.quick);
+  // Quick fills a fifth as many records; the figure is scaled to 100k either way.
+  if (!options.profile) heap = await measureMemoryHeap(options.quick ? 20_000 : 100_000);
 } finally {
   await redis.stop();
   await postgres?.stop();
@@ -108,7 +125,7 @@ try {
 
 if (cpuProfileDir) {
   console.log(`\n## CPU profile of the server process (${options.only[0] ?? 'redis-fresh'}, 64 connections)\n`);
-  console.log(summariseProfile(cpuProfileDir));
+  console.log(summariseProfile(cpuProfileDir, profiledRequests));
   console.log(`\nRaw profile: ${cpuProfileDir} (open it in Chrome DevTools > Performance).`);
 }
 
@@ -117,7 +134,18 @@ console.log(
 );
 const summaries = summarise(rounds);
 console.log(serverTable(summaries));
-const targets = [...serverTargets(summaries), ...postgresTargets(summaries), ...storeTargets(stores)];
+// In the order of the issue's table.
+const targets = [
+  ...costTargets(summaries),
+  ...storeTargets(stores),
+  ...ioTargets(summaries),
+  ...latencyTargets(summaries, floor),
+  ...(heap ? memoryHeapTargets(heap) : []),
+  ...commandTargets(summaries),
+  ...postgresTargets(summaries),
+];
+const gate = memoryNotSlowerThanRedis(summaries);
+if (gate?.problem) problems.push(gate.problem);
 if (summaries.some((summary) => summary.scenario.postgres)) {
   console.log(
     '\n## PostgresStore scenarios (same run, same rounds; "plain write" is the same handler writing its row without idempotency)\n',
@@ -138,6 +166,10 @@ if (stores.length > 0) {
   console.log('\n## Store cycle: claim + complete on a fresh key, same Redis, same payload\n');
   console.log(storeTable(stores));
 }
+if (heap) {
+  console.log('\n## MemoryStore heap: completed records, claimed and completed as the middleware does\n');
+  console.log(memoryHeapTable(heap));
+}
 if (compression.length > 0) {
   console.log('\n## Stored outcome compression (compressOutcomes), side by side with plain storage\n');
   console.log(compressionTable(compression));
@@ -148,12 +180,27 @@ if (derive.length > 0) {
 }
 console.log('\n## Targets\n');
 console.log(targetTable(targets));
+if (gate) console.log(`\n${gate.line}`);
 console.log(`\nMachine: ${machine}. Total time ${((performance.now() - startedAt) / 1000).toFixed(1)} s.`);
 if (options.json)
   writeFileSync(
     options.json,
     JSON.stringify(
-      { machine, options, summaries, rounds, audit, postgresAudit, stores, compression, derive, links, targets },
+      {
+        machine,
+        options,
+        summaries,
+        rounds,
+        audit,
+        postgresAudit,
+        stores,
+        compression,
+        floor,
+        heap,
+        derive,
+        links,
+        targets,
+      },
       null,
       2,
     ),

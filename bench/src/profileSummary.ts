@@ -17,8 +17,11 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-/** Self time per function and per package, from the `.cpuprofile` files that `--cpu-prof` wrote. */
-export function summariseProfile(dir: string, top = 20): string {
+/**
+ * Self time per function and per package, from the `.cpuprofile` files that `--cpu-prof` wrote. With
+ * `requests`, the requests the server counted over the profiled window, each row also says its µs per request.
+ */
+export function summariseProfile(dir: string, requests?: number, top = 20): string {
   const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no .cpuprofile in ${dir}`);
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
@@ -38,22 +41,40 @@ export function summariseProfile(dir: string, top = 20): string {
     byArea.set(area(frame.url, frame.functionName), (byArea.get(area(frame.url, frame.functionName)) ?? 0) + us);
   }
   const inclusive = ownInclusiveTime(profile, selfUs);
+  const perRequest = requests !== undefined && requests > 0;
   const rows = (map: Map<string, number>, limit: number) =>
     [...map.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, limit)
-      .map(([name, us]) => [name, `${((100 * us) / total).toFixed(1)}%`, (us / 1000).toFixed(0)]);
+      .map(([name, us]) => [
+        name,
+        `${((100 * us) / total).toFixed(1)}%`,
+        (us / 1000).toFixed(0),
+        ...(perRequest ? [(us / requests).toFixed(2)] : []),
+      ]);
+  const table = (first: string, kind: string, map: Map<string, number>, limit: number) =>
+    markdownTable([first, `${kind} %`, `${kind} ms`, ...(perRequest ? [`${kind} µs/req`] : [])], rows(map, limit), [
+      'l',
+      'r',
+      'r',
+      'r',
+    ]);
   return [
-    `Profile ${file}: ${(total / 1e6).toFixed(1)} s of samples.`,
+    `Profile ${file}: ${(total / 1e6).toFixed(1)} s of samples` +
+      (perRequest
+        ? ` over ${requests} requests, ${((total - (byArea.get('(idle)') ?? 0)) / requests).toFixed(1)} µs of samples ` +
+          'other than (idle) per request ' +
+          '(the whole life of the server process: start-up, warm-up and the measured window).'
+        : '.'),
     '',
-    markdownTable(['area', 'self %', 'self ms'], rows(byArea, 12), ['l', 'r', 'r']),
+    table('area', 'self', byArea, 12),
     '',
-    markdownTable(['function', 'self %', 'self ms'], rows(byFunction, top), ['l', 'r', 'r']),
+    table('function', 'self', byFunction, top),
     '',
     `Samples with a frame of our packages on the stack (inclusive, synchronous work only): ` +
       `${((100 * inclusive.total) / total).toFixed(1)}%.`,
     '',
-    markdownTable(['our function (inclusive)', 'incl. %', 'incl. ms'], rows(inclusive.byFunction, 12), ['l', 'r', 'r']),
+    table('our function (inclusive)', 'incl.', inclusive.byFunction, 12),
   ].join('\n');
 }
 

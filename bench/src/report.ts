@@ -1,6 +1,15 @@
 import type { ScenarioSummary } from './aggregate';
 import { fixed, markdownTable } from './table';
 
+/** The summary of one scenario at one connection count, if it ran. */
+export function findSummary(
+  summaries: ScenarioSummary[],
+  id: string,
+  connections: number,
+): ScenarioSummary | undefined {
+  return summaries.find((summary) => summary.scenario.id === id && summary.connections === connections);
+}
+
 /** The server table: one row per scenario and connection count. */
 export function serverTable(summaries: ScenarioSummary[]): string {
   const rows = [...summaries]
@@ -12,7 +21,7 @@ export function serverTable(summaries: ScenarioSummary[]): string {
       fixed(summary.p50Ms, 2),
       fixed(summary.p99Ms, 2),
       fixed(summary.redisCallsPerRequest, 2),
-      fixed(summary.ratioToPlain, 2),
+      fixed(summary.ratioToBaseline, 2),
       fixed(summary.serverCpuUsPerRequest, 0),
       fixed(summary.redisUsPerRequest, 1),
       summary.problems.length > 0 ? 'FAILED' : 'ok',
@@ -25,7 +34,7 @@ export function serverTable(summaries: ScenarioSummary[]): string {
       'p50 ms',
       'p99 ms',
       'redis cmds/req',
-      'ratio vs plain',
+      'ratio vs baseline',
       'server CPU µs/req',
       'redis µs/req',
       'check',
@@ -44,7 +53,7 @@ export function postgresTable(summaries: ScenarioSummary[]): string {
     .filter((summary) => summary.scenario.postgres)
     .sort((a, b) => a.connections - b.connections)
     .map((summary) => {
-      const write = find(summaries, 'pg-plain-write', summary.connections);
+      const write = findSummary(summaries, 'pg-plain-write', summary.connections);
       return [
         summary.scenario.label,
         String(summary.connections),
@@ -53,7 +62,7 @@ export function postgresTable(summaries: ScenarioSummary[]): string {
         fixed(summary.p99Ms, 2),
         fixed(summary.pgStatementsPerRequest, 2),
         fixed(summary.pgRoundTripsPerRequest, 2),
-        fixed(summary.ratioToPlain, 2),
+        fixed(summary.ratioToBaseline, 2),
         fixed(write ? summary.rps / write.rps : Number.NaN, 2),
         fixed(summary.serverCpuUsPerRequest, 0),
         summary.problems.length > 0 ? 'FAILED' : 'ok',
@@ -121,65 +130,6 @@ export interface TargetCheck {
   target: string;
   measured: string;
   met: boolean | undefined;
-}
-
-function find(summaries: ScenarioSummary[], id: string, connections: number): ScenarioSummary | undefined {
-  return summaries.find((summary) => summary.scenario.id === id && summary.connections === connections);
-}
-
-function atLeast(value: number | undefined, floor: number): boolean | undefined {
-  return value === undefined || !Number.isFinite(value) ? undefined : value >= floor;
-}
-
-/** Compares the server results with the targets of BENCHMARKS.md. */
-export function serverTargets(summaries: ScenarioSummary[]): TargetCheck[] {
-  const percent = (summary: ScenarioSummary | undefined) => `${fixed((summary?.ratioToPlain ?? Number.NaN) * 100, 1)}%`;
-  const fresh64 = find(summaries, 'redis-fresh', 64);
-  const pipelined64 = find(summaries, 'redis-fresh-pipelined', 64);
-  const nodeRedis64 = find(summaries, 'redis-fresh-node-redis', 64);
-  const replay64 = find(summaries, 'redis-replay', 64);
-  const fresh1 = find(summaries, 'redis-fresh', 1);
-  const plain1 = find(summaries, 'plain', 1);
-  const calls = (id: string) =>
-    summaries.filter((summary) => summary.scenario.id === id).map((summary) => summary.redisCallsPerRequest);
-  // The MONITOR audit counts exactly; the figures under load may be off by the requests cut at a window's edge.
-  const exact = (values: number[], expected: number) =>
-    values.length > 0 ? values.every((value) => Math.abs(value - expected) <= 0.01) : undefined;
-  const freshCalls = [
-    ...calls('redis-fresh'),
-    ...calls('redis-fresh-pipelined'),
-    ...calls('redis-fresh-node-redis'),
-    ...calls('cluster-fresh'),
-  ];
-  return [
-    {
-      target: 'fresh RedisStore mutation ≥ 90% of plain throughput at 64 connections',
-      measured: `${percent(fresh64)} (auto-pipelining: ${percent(pipelined64)}; over node-redis: ${percent(nodeRedis64)})`,
-      met: atLeast(fresh64?.ratioToPlain, 0.9),
-    },
-    {
-      target: 'RedisStore replay ≥ 95% of plain throughput at 64 connections',
-      measured: percent(replay64),
-      met: atLeast(replay64?.ratioToPlain, 0.95),
-    },
-    {
-      target: 'added p50 latency of a fresh RedisStore mutation at 1 connection < 0.5 ms',
-      measured: `${fixed(fresh1?.addedP50Ms ?? Number.NaN, 3)} ms (p50 ${fixed(fresh1?.p50Ms ?? Number.NaN, 3)} vs ${fixed(plain1?.p50Ms ?? Number.NaN, 3)} ms)`,
-      met: fresh1 ? fresh1.addedP50Ms < 0.5 : undefined,
-    },
-    {
-      target: 'a fresh request uses exactly 2 Redis commands (single node and Cluster)',
-      measured: freshCalls.map((value) => fixed(value, 3)).join(', '),
-      met: exact(freshCalls, 2),
-    },
-    {
-      target: 'a replay uses exactly 1 Redis command',
-      measured: calls('redis-replay')
-        .map((value) => fixed(value, 3))
-        .join(', '),
-      met: exact(calls('redis-replay'), 1),
-    },
-  ];
 }
 
 /** Renders target checks as a table. */

@@ -9,6 +9,9 @@ export interface Scenario {
     | 'redis-replay'
     | 'cluster-fresh'
     | 'redis-conflict'
+    | 'plain-io'
+    | 'memory-fresh-io'
+    | 'redis-fresh-io'
     | 'pg-plain-write'
     | 'pg-fresh'
     | 'pg-replay'
@@ -23,6 +26,9 @@ export interface Scenario {
     | 'redisNodeRedis'
     | 'cluster'
     | 'conflict'
+    | 'plainIo'
+    | 'memoryIo'
+    | 'redisIo'
     | 'pgPlainWrite'
     | 'pg'
     | 'pgTx';
@@ -42,6 +48,11 @@ export interface Scenario {
   postgres?: { statementsPerRequest: number; roundTripsPerRequest: number };
   /** A variant of the store's client rather than a scenario of the issue; `--quick` runs it at 64 connections only. */
   experiment?: boolean;
+  /**
+   * The scenario whose run of the same round its ratio and added p50 are taken against (default `plain`):
+   * a handler that waits on I/O is compared with the plain mutation waiting on the same I/O.
+   */
+  baseline?: Scenario['id'];
 }
 
 /** Every server scenario, in the order they run. They share one router and one payload. */
@@ -120,6 +131,37 @@ export const SCENARIOS: readonly Scenario[] = [
     status: 409,
     redisCallsPerRequest: 1,
     handlerRunsPerRequest: 0,
+  },
+  // The handler of these three makes one socket round trip to a local echo service that answers after a
+  // 1 ms timer (ioEcho.ts): a real request waits on a database or an API, and pays the socket's CPU too.
+  {
+    id: 'plain-io',
+    label: 'plain tRPC mutation, handler with 1 ms of I/O (echo round trip)',
+    path: 'plainIo',
+    keys: 'none',
+    status: 200,
+    redisCallsPerRequest: 0,
+    handlerRunsPerRequest: 1,
+  },
+  {
+    id: 'memory-fresh-io',
+    label: 'MemoryStore, fresh key, handler with 1 ms of I/O (vs plain-io)',
+    path: 'memoryIo',
+    keys: 'fresh',
+    status: 200,
+    redisCallsPerRequest: 0,
+    handlerRunsPerRequest: 1,
+    baseline: 'plain-io',
+  },
+  {
+    id: 'redis-fresh-io',
+    label: 'RedisStore, fresh key, handler with 1 ms of I/O (vs plain-io)',
+    path: 'redisIo',
+    keys: 'fresh',
+    status: 200,
+    redisCallsPerRequest: 2,
+    handlerRunsPerRequest: 1,
+    baseline: 'plain-io',
   },
   {
     id: 'pg-plain-write',

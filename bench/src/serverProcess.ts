@@ -10,6 +10,7 @@ import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { buildBenchRouter, createContext, newCounters, openGate } from './app';
+import { connectEcho, startEchoService } from './ioEcho';
 import { nodeRedisAsIoredis } from './nodeRedisShim';
 import { ORDERS_TABLE } from './postgresSetup';
 import type { ServerConfig, ServerReply, ServerRequest } from './serverMessages';
@@ -22,6 +23,9 @@ const nodeRedis = await createClient({ url: config.redisUrl }).connect();
 const cluster = config.clusterNodes
   ? new Cluster(config.clusterNodes, { redisOptions: { maxRetriesPerRequest: 1 } })
   : undefined;
+// The I/O service of the `*-io` scenarios; this process owns it, so it goes when the server goes.
+const echoService = await startEchoService();
+const echo = await connectEcho(echoService.port);
 const counters = newCounters();
 let requests = 0;
 let pgRoundTrips = 0;
@@ -46,6 +50,7 @@ const router = buildBenchRouter(
     postgres: pool && { store: new PostgresStore({ pool }), pool, ordersTable: ORDERS_TABLE },
   },
   counters,
+  echo.roundTrip,
 );
 const server = createHTTPServer({ router, createContext });
 server.on('request', () => {
@@ -85,6 +90,8 @@ process.on('message', (message: ServerRequest) => {
       void nodeRedis.disconnect();
       cluster?.disconnect();
       void pool?.end();
+      echo.close();
+      echoService.stop();
       // A clean exit, so that --cpu-prof writes its profile.
       setImmediate(() => process.exit(0));
       break;

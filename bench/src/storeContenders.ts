@@ -146,7 +146,7 @@ const powertools: Contender = {
  * Our two scripts sent straight through a client, with no hashing, no timeout race and no SDK code:
  * what the Lua state machine costs on each client library, apart from everything else.
  */
-function rawScripts(library: 'ioredis' | 'node-redis'): Contender {
+export function rawScripts(library: 'ioredis' | 'node-redis'): Contender {
   return {
     name: `reference: our 2 scripts by EVALSHA on ${library}, no SDK code`,
     kind: 'reference',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { summarise } from '../../bench/src/aggregate';
 import { type CommandCounts, commandDelta } from '../../bench/src/commandStats';
+import { MEMORY_VS_REDIS_CPU_BAND, memoryNotSlowerThanRedis } from '../../bench/src/gates';
 import { SCENARIOS } from '../../bench/src/scenarios';
 import type { ScenarioResult } from '../../bench/src/serverBench';
 import { percentile } from '../../bench/src/stats';
@@ -46,7 +47,9 @@ describe('percentile', () => {
 describe('summarise', () => {
   const plain = SCENARIOS.find((scenario) => scenario.id === 'plain')!;
   const fresh = SCENARIOS.find((scenario) => scenario.id === 'redis-fresh')!;
-  const result = (scenario: typeof plain, rps: number, p50Ms: number): ScenarioResult => ({
+  const plainIo = SCENARIOS.find((scenario) => scenario.id === 'plain-io')!;
+  const freshIo = SCENARIOS.find((scenario) => scenario.id === 'redis-fresh-io')!;
+  const result = (scenario: typeof plain, rps: number, p50Ms: number, serverCpuUsPerRequest = 300): ScenarioResult => ({
     scenario,
     connections: 64,
     requests: rps,
@@ -59,7 +62,7 @@ describe('summarise', () => {
     served: rps,
     redisCalls: scenario.redisCallsPerRequest * rps,
     redisCallsPerRequest: scenario.redisCallsPerRequest,
-    serverCpuUsPerRequest: 300,
+    serverCpuUsPerRequest,
     redisUsPerRequest: 20,
     insideScriptCallsPerRequest: 0,
     handlerRunsPerRequest: 1,
@@ -77,9 +80,32 @@ describe('summarise', () => {
     ];
     const summary = summarise(rounds).find((s) => s.scenario.id === 'redis-fresh')!;
     expect(summary.rounds).toBe(3);
-    expect(summary.ratioToPlain).toBeCloseTo(0.9);
+    expect(summary.ratioToBaseline).toBeCloseTo(0.9);
     expect(summary.rps).toBe(900);
     expect(summary.addedP50Ms).toBe(2);
     expect(summary.redisCallsPerRequest).toBe(2);
+  });
+
+  it("takes a scenario's ratio against its own baseline: the I/O scenarios against plain-io, not plain", () => {
+    const rounds = [
+      [result(plain, 1000, 10, 250), result(plainIo, 800, 12, 280), result(freshIo, 760, 13, 310)],
+      [result(plain, 1000, 10, 250), result(plainIo, 400, 24, 290), result(freshIo, 380, 25, 330)],
+    ];
+    const summaries = summarise(rounds);
+    const io = summaries.find((s) => s.scenario.id === 'redis-fresh-io')!;
+    expect(io.ratioToBaseline).toBeCloseTo(0.95);
+    expect(io.addedP50Ms).toBe(1);
+    expect(io.addedServerCpuUs).toBe(30);
+    expect(summaries.find((s) => s.scenario.id === 'plain-io')!.ratioToBaseline).toBeCloseTo(0.4);
+  });
+
+  it('fails the run only when MemoryStore costs more CPU per request than RedisStore beyond the noise band', () => {
+    const memory = SCENARIOS.find((scenario) => scenario.id === 'memory-fresh')!;
+    const round = (memoryCpu: number) => [
+      [result(plain, 1000, 10, 250), result(fresh, 900, 11, 300), result(memory, 950, 10, memoryCpu)],
+    ];
+    expect(memoryNotSlowerThanRedis(summarise(round(300 * MEMORY_VS_REDIS_CPU_BAND)))?.problem).toBeUndefined();
+    expect(memoryNotSlowerThanRedis(summarise(round(300 * MEMORY_VS_REDIS_CPU_BAND + 1)))?.problem).toMatch(/slower/);
+    expect(memoryNotSlowerThanRedis(summarise([[result(plain, 1000, 10)]]))).toBeUndefined();
   });
 });
