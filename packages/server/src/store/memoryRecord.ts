@@ -56,7 +56,8 @@ export function writeMemoryRecord(record: MemoryRecord): string {
   return [
     code,
     record.inputBound ? '1' : '0',
-    `${record.fence},${lease},${record.expiresAt},${record.token.length},${record.fingerprint.length},`,
+    // The expiry, kept for a day, is rounded up to a whole ms: 8 bytes less per record, never earlier.
+    `${record.fence},${lease},${Math.ceil(record.expiresAt)},${record.token.length},${record.fingerprint.length},`,
     record.token,
     record.fingerprint,
     record.outcome,
