@@ -12,6 +12,7 @@ import { IdempotencyError } from './errors.js';
 import type { IdempotencyEvent } from './events.js';
 import { fingerprintInput, recordKeyFor } from './hashing.js';
 import { requireIssuedKey } from './keyIssuer.js';
+import type { LeaseKeeper } from './leaseKeeper.js';
 import { type IdempotencyOptions, type ResolvedIdempotencyOptions, resolveOptions } from './options.js';
 import { decodeOutcome, storedErrorToTRPCError } from './outcome.js';
 import { procedureFacts } from './procedureFacts.js';
@@ -61,6 +62,7 @@ export type HandlerContextFor<TStore, TTransaction extends boolean> = TTransacti
 type AnyResult = MiddlewareResult<any>;
 const marker = 'middlewareMarker' as AnyResult['marker'];
 const NEVER_ABORTED = new AbortController().signal;
+const IGNORE_EVENT = (_event: Omit<IdempotencyEvent, 'path' | 'scope' | 'key'>): void => {};
 /** How long a caller is asked to wait when the store is down. */
 const STORE_RETRY_AFTER_MS = 1000;
 
@@ -121,12 +123,15 @@ export function createIdempotency<
     const transformer: CombinedDataTransformer | undefined = config.serializer ?? facts.transformer;
     if (!transformer) throw misconfigured('the procedure has no transformer and no serializer option was given');
     const scope = await resolveScope(config, opts.ctx);
-    const call: CallInfo = { path: opts.path, scope, key: parsed.key };
     const observed = telemetry?.startCall(opts.path);
-    const emit = (event: Omit<IdempotencyEvent, 'path' | 'scope' | 'key'>) => {
-      observed?.event(event);
-      report(config, call, event);
-    };
+    // Without telemetry or an onEvent hook nobody listens: no per-request closure then.
+    const emit =
+      observed || config.onEvent
+        ? (event: Omit<IdempotencyEvent, 'path' | 'scope' | 'key'>) => {
+            observed?.event(event);
+            report(config, { path: opts.path, scope, key: parsed.key }, event);
+          }
+        : IGNORE_EVENT;
     if (gate.draining) {
       gate.refused();
       emit({ type: 'draining', retryAfterMs: DRAINING_RETRY_AFTER_MS });
@@ -185,7 +190,7 @@ export function createIdempotency<
           return replay(request, transformer, claim.outcome);
         case 'claimed':
           emit({ type: 'claimed', fence: claim.fence, ...waited });
-          lifecycle = leaseLifecycle(ticket, observed, recordKey, token, claim.fence);
+          lifecycle = new CountedLease(ticket, observed, recordKey, token, claim.fence);
           return await runUnderLease(
             config,
             {
@@ -215,21 +220,29 @@ export function createIdempotency<
 }
 
 /** Tells the drain and the telemetry about a held lease, from the handler's start to the lease's end. */
-function leaseLifecycle(
-  ticket: DrainTicket,
-  observed: CallTelemetry | undefined,
-  recordKey: string,
-  token: string,
-  fence: number,
-): LeaseLifecycle {
-  observed?.leaseHeld();
-  return {
-    running: (keeper) => ticket.running({ recordKey, token, fence, abort: (reason) => keeper.abort(reason) }),
-    settling: () => ticket.settling(),
-    done: (applied) => {
-      observed?.leaseEnded();
-      ticket.done(applied);
-    },
+class CountedLease implements LeaseLifecycle {
+  constructor(
+    readonly ticket: DrainTicket,
+    readonly observed: CallTelemetry | undefined,
+    readonly recordKey: string,
+    readonly token: string,
+    readonly fence: number,
+  ) {
+    observed?.leaseHeld();
+  }
+
+  running(keeper: LeaseKeeper): void {
+    this.ticket.running(this.recordKey, this.token, this.fence, keeper);
+  }
+
+  settling(): void {
+    this.ticket.settling();
+  }
+
+  /** A method that reads `this`, handed on as `lifecycle.done`: bound once, where it is made. */
+  readonly done = (applied: boolean | undefined): void => {
+    this.observed?.leaseEnded();
+    this.ticket.done(applied);
   };
 }
 

@@ -51,24 +51,58 @@ type Phase = 'claiming' | 'running' | 'settling';
 
 /** One keyed call between the gate and the end of its lease, as the drain sees it. */
 export interface DrainTicket {
-  /** The call won the lease: from now on the drain may abort `abort` and release the lease at the deadline. */
-  running(lease: { recordKey: string; token: string; fence: number; abort: (reason: LeaseLostError) => void }): void;
+  /** The call won the lease: from now on the drain may abort its keeper and release the lease at the deadline. */
+  running(recordKey: string, token: string, fence: number, keeper: { abort(reason: LeaseLostError): void }): void;
   /** The handler returned; its completion or release is under way. */
   settling(): void;
   /** The call is over: answered, and its lease settled (or given up on). Safe to call more than once. */
   done(applied?: boolean): void;
 }
 
-interface Ticket extends DrainTicket {
-  path: string;
-  phase: Phase;
-  recordKey: string;
-  token: string;
-  fence: number;
-  abort?: (reason: LeaseLostError) => void;
-  ended: Promise<void>;
+/**
+ * A keyed call as the gate counts it. A class, and its `ended` promise made only when a drain waits for
+ * it, because every keyed request makes one.
+ */
+class Ticket implements DrainTicket {
+  phase: Phase = 'claiming';
+  recordKey = '';
+  token = '';
+  fence = 0;
+  keeper: { abort(reason: LeaseLostError): void } | undefined;
   /** The drain released this lease itself: do not list it again. */
-  releasedByDrain: boolean;
+  releasedByDrain = false;
+  #ended: Promise<void> | undefined;
+  #end: (() => void) | undefined;
+
+  constructor(
+    readonly path: string,
+    readonly gate: DrainGate,
+  ) {}
+
+  /** Resolves when the call is done. */
+  get ended(): Promise<void> {
+    this.#ended ??= new Promise<void>((resolve) => {
+      this.#end = resolve;
+    });
+    return this.#ended;
+  }
+
+  running(recordKey: string, token: string, fence: number, keeper: { abort(reason: LeaseLostError): void }): void {
+    this.recordKey = recordKey;
+    this.token = token;
+    this.fence = fence;
+    this.keeper = keeper;
+    this.phase = 'running';
+  }
+
+  settling(): void {
+    this.phase = 'settling';
+  }
+
+  done(): void {
+    if (!this.gate.leave(this)) return;
+    this.#end?.();
+  }
 }
 
 /** Set by {@link drainIdempotency}: every middleware of this process refuses new keyed calls from then on. */
@@ -105,32 +139,17 @@ export class DrainGate {
 
   /** Lets a keyed call in; it counts until `done()`. */
   enter(path: string): DrainTicket {
-    let end!: () => void;
-    const ticket: Ticket = {
-      path,
-      phase: 'claiming',
-      recordKey: '',
-      token: '',
-      fence: 0,
-      releasedByDrain: false,
-      ended: new Promise<void>((resolve) => {
-        end = resolve;
-      }),
-      running: (lease) => {
-        Object.assign(ticket, lease, { phase: 'running' });
-      },
-      settling: () => {
-        ticket.phase = 'settling';
-      },
-      done: () => {
-        if (!this.#tickets.delete(ticket)) return;
-        if (this.#tickets.size === 0) busyGates.delete(this);
-        end();
-      },
-    };
+    const ticket = new Ticket(path, this);
     this.#tickets.add(ticket);
     busyGates.add(this);
     return ticket;
+  }
+
+  /** @internal A ticket's call is done; `false` if it was already. */
+  leave(ticket: Ticket): boolean {
+    if (!this.#tickets.delete(ticket)) return false;
+    if (this.#tickets.size === 0) busyGates.delete(this);
+    return true;
   }
 
   /** Closes the gate, waits for the calls in flight up to the deadline, then releases what still runs. */
@@ -166,7 +185,7 @@ export class DrainGate {
         if (ticket.phase === 'claiming') return unsettled.push(describe(ticket, 'claim still pending'));
         if (ticket.phase === 'settling') return unsettled.push(describe(ticket, 'store unreachable'));
         ticket.releasedByDrain = true;
-        ticket.abort?.(new LeaseLostError('The server is shutting down: its drain released this lease.'));
+        ticket.keeper?.abort(new LeaseLostError('The server is shutting down: its drain released this lease.'));
         const freed = await this.#store
           .release({ recordKey: ticket.recordKey, token: ticket.token, handlerBegan: true })
           .then(
