@@ -51,8 +51,8 @@ export const orderInput = z.object({ item: z.string(), qty: z.number().int(), no
 export interface BenchStores {
   memory: IdempotencyStore;
   redis: IdempotencyStore;
-  /** The same Redis through an ioredis client with `enableAutoPipelining`. */
-  redisPipelined: IdempotencyStore;
+  /** The same Redis through a RedisStore with `coalesceWrites: false`: one write() per command. */
+  redisUncoalesced: IdempotencyStore;
   /** The same Redis through node-redis, by the bench-only shim of nodeRedisShim.ts (an experiment). */
   redisNodeRedis: IdempotencyStore;
   cluster?: IdempotencyStore;
@@ -122,7 +122,7 @@ export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters,
     plain: t.procedure.input(orderInput).mutation(createOrder),
     memory: idempotent(stores.memory).input(orderInput).mutation(createOrder),
     redis: idempotent(stores.redis).input(orderInput).mutation(createOrder),
-    redisPipelined: idempotent(stores.redisPipelined).input(orderInput).mutation(createOrder),
+    redisUncoalesced: idempotent(stores.redisUncoalesced).input(orderInput).mutation(createOrder),
     redisNodeRedis: idempotent(stores.redisNodeRedis).input(orderInput).mutation(createOrder),
     conflict: idempotent(stores.redis).input(orderInput).mutation(createOrderAfterGate),
     plainIo: t.procedure.input(orderInput).mutation(createOrderAfterIo),

@@ -20,7 +20,7 @@ export interface BenchOptions {
 const USAGE = `npm run bench -- [--quick] [--only redis-fresh,plain] [--profile] [--skip-stores] [--skip-client] [--json file]
   --quick        smoke check: short runs, < 90 s; exits non-zero when a scenario misbehaves, or when
                  MemoryStore costs more server CPU per request than RedisStore (beyond a noise band)
-  --only ids     server scenarios to run: plain, memory-fresh, redis-fresh, redis-fresh-pipelined,
+  --only ids     server scenarios to run: plain, memory-fresh, redis-fresh, redis-fresh-uncoalesced,
                  redis-fresh-node-redis, redis-replay, cluster-fresh, redis-conflict, plain-io,
                  memory-fresh-io, redis-fresh-io, pg-plain-write, pg-fresh, pg-replay, pg-tx-fresh
                  (the pg-* ones need PostgreSQL installed: a private cluster)

@@ -4,7 +4,7 @@ export interface Scenario {
     | 'plain'
     | 'memory-fresh'
     | 'redis-fresh'
-    | 'redis-fresh-pipelined'
+    | 'redis-fresh-uncoalesced'
     | 'redis-fresh-node-redis'
     | 'redis-replay'
     | 'cluster-fresh'
@@ -22,7 +22,7 @@ export interface Scenario {
     | 'plain'
     | 'memory'
     | 'redis'
-    | 'redisPipelined'
+    | 'redisUncoalesced'
     | 'redisNodeRedis'
     | 'cluster'
     | 'conflict'
@@ -85,9 +85,9 @@ export const SCENARIOS: readonly Scenario[] = [
     handlerRunsPerRequest: 1,
   },
   {
-    id: 'redis-fresh-pipelined',
-    label: 'RedisStore, fresh key, auto-pipelining client',
-    path: 'redisPipelined',
+    id: 'redis-fresh-uncoalesced',
+    label: 'RedisStore, fresh key, coalesceWrites: false (ioredis writes each command)',
+    path: 'redisUncoalesced',
     keys: 'fresh',
     status: 200,
     redisCallsPerRequest: 2,

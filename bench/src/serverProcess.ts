@@ -17,8 +17,8 @@ import type { ServerConfig, ServerReply, ServerRequest } from './serverMessages'
 
 const config = JSON.parse(process.env.BENCH_SERVER_CONFIG ?? '{}') as ServerConfig;
 const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
-// The same Redis again through a client that sends the commands of one tick in one write.
-const pipelined = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableAutoPipelining: true });
+// The same Redis again through a second client, for the store with coalesceWrites off: one write() per command.
+const uncoalesced = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
 const nodeRedis = await createClient({ url: config.redisUrl }).connect();
 const cluster = config.clusterNodes
   ? new Cluster(config.clusterNodes, { redisOptions: { maxRetriesPerRequest: 1 } })
@@ -44,7 +44,7 @@ const router = buildBenchRouter(
   {
     memory: new MemoryStore(),
     redis: new RedisStore({ redis, prefix: 'bench:' }),
-    redisPipelined: new RedisStore({ redis: pipelined, prefix: 'bench:' }),
+    redisUncoalesced: new RedisStore({ redis: uncoalesced, prefix: 'bench:', coalesceWrites: false }),
     redisNodeRedis: new RedisStore({ redis: nodeRedisAsIoredis(nodeRedis), prefix: 'bench:' }),
     cluster: cluster ? new RedisStore({ redis: cluster, prefix: 'bench:' }) : undefined,
     postgres: pool && { store: new PostgresStore({ pool }), pool, ordersTable: ORDERS_TABLE },
@@ -86,7 +86,7 @@ process.on('message', (message: ServerRequest) => {
       server.closeAllConnections?.();
       server.close();
       redis.disconnect();
-      pipelined.disconnect();
+      uncoalesced.disconnect();
       void nodeRedis.disconnect();
       cluster?.disconnect();
       void pool?.end();
@@ -107,7 +107,7 @@ async function ready(client: Redis | Cluster): Promise<void> {
   });
 }
 
-await Promise.all([ready(redis), ready(pipelined), cluster ? ready(cluster) : Promise.resolve()]);
+await Promise.all([ready(redis), ready(uncoalesced), cluster ? ready(cluster) : Promise.resolve()]);
 server.listen(0, '127.0.0.1', () => {
   send({ type: 'ready', port: (server.address() as AddressInfo).port });
 });

@@ -1,14 +1,14 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
 import { Idempotency } from '@node-idempotency/core';
 import { RedisStorageAdapter } from '@node-idempotency/storage-adapter-redis';
 import { createClient } from '@redis/client';
-import { canonicalJson } from '@trpc-idempotency/protocol';
 import { RedisStore } from '@trpc-idempotency/server';
 import { Redis } from 'ioredis';
 import { createClient as createNodeRedisClient } from 'redis';
 import superjson from 'superjson';
+import { fingerprintInput, recordKeyFor } from '../../packages/server/src/hashing';
 import { CLAIM_SCRIPT, COMPLETE_SCRIPT } from '../../packages/server/src/store/redisScripts';
 import { ORDER_INPUT } from './load';
 import { nodeRedisAsIoredis } from './nodeRedisShim';
@@ -42,29 +42,25 @@ export interface Contender {
 const LEASE_MS = 30_000;
 const RETENTION_MS = 24 * 60 * 60 * 1000;
 
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 /**
- * Ours (with ioredis's default client, or with `enableAutoPipelining`, which node-redis does by
- * default), doing what the middleware does around the store: name the record by hashing
+ * Ours (with its default `coalesceWrites`, or with it off: one write() per command), doing what the
+ * middleware does around the store, with the middleware's own functions: name the record by hashing
  * (namespace, scope, path, key), fingerprint the input, claim with a lease token, complete with the
  * serialized outcome.
  */
-function ours(autoPipelining: boolean): Contender {
+function ours(coalesceWrites: boolean): Contender {
   return {
-    name: autoPipelining ? 'trpc-idempotency RedisStore, auto-pipelining ioredis' : 'trpc-idempotency RedisStore',
+    name: coalesceWrites ? 'trpc-idempotency RedisStore' : 'trpc-idempotency RedisStore, coalesceWrites: false',
     kind: 'ours',
     does: 'claim script (HMGET, TIME, HSET, PEXPIRE) + complete script (HMGET, HSET, HDEL, PEXPIRE)',
     async open(redisUrl, client) {
-      const redis = client ?? new Redis(redisUrl, { maxRetriesPerRequest: 1, enableAutoPipelining: autoPipelining });
-      const store = new RedisStore({ redis, prefix: 'cmp:' });
+      const redis = client ?? new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+      const store = new RedisStore({ redis, prefix: 'cmp:', coalesceWrites });
       const outcome = JSON.stringify({ ok: true, data: STORED_PAYLOAD, u: false });
       return {
         async cycle(key) {
-          const recordKey = `{${sha256Hex(canonicalJson(['default', 'scope:bench-user', 'orders.create', key]))}}`;
-          const fingerprint = sha256Hex(canonicalJson(superjson.serialize(ORDER_INPUT)));
+          const recordKey = recordKeyFor('default', 'scope:bench-user', 'orders.create', key);
+          const fingerprint = fingerprintInput(superjson, ORDER_INPUT);
           const token = randomUUID();
           const claim = await store.claim({
             recordKey,
@@ -195,7 +191,7 @@ const oursOverNodeRedis: Contender = {
   does: 'the same as RedisStore; the client writes the commands of one tick in one syscall',
   async open(redisUrl) {
     const client = await createNodeRedisClient({ url: redisUrl }).connect();
-    const inner = await ours(false).open(redisUrl, nodeRedisAsIoredis(client));
+    const inner = await ours(true).open(redisUrl, nodeRedisAsIoredis(client));
     return {
       cycle: inner.cycle,
       async close() {
@@ -208,6 +204,6 @@ const oursOverNodeRedis: Contender = {
 
 /** Every store in the comparison, ours first; the reference rows only in a full run. */
 export function contenders(withReferences: boolean): Contender[] {
-  const all = [ours(false), ours(true), nodeIdempotency, powertools];
+  const all = [ours(true), ours(false), nodeIdempotency, powertools];
   return withReferences ? [...all, rawScripts('ioredis'), rawScripts('node-redis'), oursOverNodeRedis] : all;
 }
