@@ -24,7 +24,6 @@ import {
   runUnderLease,
   type TransactionalHandlerContext,
 } from './runUnderLease.js';
-import { checkInputSize } from './sizeLimits.js';
 import type { IdempotencyStore, TransactionalStore, TransactionClientOf } from './store/types.js';
 import type { CallTelemetry } from './telemetry/types.js';
 
@@ -147,9 +146,10 @@ export function createIdempotency<
     try {
       const recordKey = recordKeyFor(config.namespace, scope, opts.path, parsed.key);
       observed?.record(recordKey);
-      const fingerprint = fingerprintInput(transformer.input, await opts.getRawInput(), (text) =>
-        checkInputSize(config.limits, text, (bytes) => emit({ type: 'inputTooLarge', bytes })),
-      );
+      const fingerprint = fingerprintInput(transformer.input, await opts.getRawInput(), {
+        limits: config.limits,
+        emit,
+      });
       const token = randomUUID();
 
       let sent: SentClaim;

@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { canonicalJson, withoutAliasing } from '@trpc-idempotency/protocol';
 import type { Serializer } from './outcome.js';
+import { checkInputSize, type SizeLimits } from './sizeLimits.js';
 
 // One-shot `crypto.hash` (Node 20.12+) makes no Hash object: the same digest for less per-request work.
 function sha256Hex(text: string): string {
@@ -26,7 +27,7 @@ export function recordKeyFor(namespace: string, scope: string, path: string, key
 export function fingerprintInput(
   serializer: Serializer,
   input: unknown,
-  checkSize: (canonicalInput: string) => void = () => {},
+  checkSize?: { limits: SizeLimits; emit: (event: { type: 'inputTooLarge'; bytes: number }) => void },
 ): string {
   if (input === undefined) return NULL_FINGERPRINT;
   let serialized: unknown;
@@ -44,6 +45,6 @@ export function fingerprintInput(
   } catch {
     throw new TRPCError({ code: 'BAD_REQUEST', message: 'This input cannot be fingerprinted for idempotency.' });
   }
-  checkSize(text);
+  if (checkSize) checkInputSize(checkSize.limits, text, checkSize.emit);
   return sha256Hex(text);
 }

@@ -55,10 +55,11 @@ export function keepLease(options: KeepLeaseOptions): LeaseKeeper {
  * shared {@link TimerQueue}: no timer, no AbortController and no closures per request. The timers of
  * the renewal loop and of the deadline exist only once a renewal is due.
  */
-class HeldLease implements LeaseKeeper {
+class HeldLease implements LeaseKeeper, QueuedTimer {
   readonly #options: KeepLeaseOptions;
   readonly #renewEveryMs: number;
-  readonly #firstRenewal: QueuedTimer;
+  /** When the first renewal is due: the lease waits in the shared queue as itself until then. */
+  readonly dueAt: number;
   #controller: AbortController | undefined;
   #lostReason: LeaseLostError | undefined;
   #confirmedAt: number;
@@ -72,13 +73,18 @@ class HeldLease implements LeaseKeeper {
     this.#options = options;
     this.#confirmedAt = options.claimSentAt;
     this.#renewEveryMs = Math.max(1, Math.floor(options.leaseMs / 3));
-    this.#firstRenewal = { dueAt: options.claimSentAt + this.#renewEveryMs, fire: () => void this.#renewLease() };
+    this.dueAt = options.claimSentAt + this.#renewEveryMs;
     let queue = firstRenewals.get(this.#renewEveryMs);
     if (!queue) {
       queue = new TimerQueue();
       firstRenewals.set(this.#renewEveryMs, queue);
     }
-    queue.add(this.#firstRenewal);
+    queue.add(this);
+  }
+
+  /** The shared queue calls this when the first renewal is due. */
+  fire(): void {
+    void this.#renewLease();
   }
 
   get signal(): AbortSignal {
@@ -98,7 +104,7 @@ class HeldLease implements LeaseKeeper {
 
   stop(): void {
     this.#stopped = true;
-    firstRenewals.get(this.#renewEveryMs)?.delete(this.#firstRenewal);
+    firstRenewals.get(this.#renewEveryMs)?.delete(this);
     clearTimeout(this.#renewTimer);
     clearTimeout(this.#deadlineTimer);
   }

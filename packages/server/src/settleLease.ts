@@ -57,38 +57,67 @@ export async function settleLease(options: {
   retryLater();
 }
 
+/** How a holder's lease ends: with the outcome to keep, or released (binding the key only if the handler began). */
+interface LeaseEnding {
+  outcome: string | undefined;
+  handlerBegan: boolean;
+  /** Stands in for the first store call: with a transaction, the rollback that also ends the lease. */
+  firstCall?: () => Promise<boolean>;
+}
+
 /**
  * Ends a holder's lease after its handler: `complete` with the outcome to keep, or `release` (binding the key
- * to its input only if the handler began), through {@link settleLease}, and reports how it ended. `firstCall`
- * stands in for the first store call: with a transaction, that is the rollback that also ends the lease.
+ * to its input only if the handler began), and reports how it ended. The first call is made here directly,
+ * since it nearly always succeeds; only a store error brings in {@link settleLease}'s retries.
  */
-export function endLease<TContext>(
+export async function endLease<TContext>(
   config: ResolvedIdempotencyOptions<TContext>,
   holder: Holder,
-  ending: { outcome: string | undefined; handlerBegan: boolean; firstCall?: () => Promise<boolean> },
+  ending: LeaseEnding,
 ): Promise<void> {
-  const { recordKey, token, fence, emit, lifecycle } = holder;
-  const { outcome, handlerBegan } = ending;
-  let firstCall = ending.firstCall;
-  return settleLease({
-    call: () => {
-      const first = firstCall;
-      firstCall = undefined;
-      if (first) return first();
-      return outcome !== undefined
-        ? config.store.complete({ recordKey, token, outcome, retentionMs: config.retentionMs })
-        : config.store.release({ recordKey, token, handlerBegan });
-    },
-    leaseMs: config.leaseMs,
-    onSettled: (applied) => {
-      const done = outcome !== undefined ? 'completed' : 'released';
-      emit(
-        applied
-          ? { type: done, fence, handlerBegan }
-          : { type: 'leaseLost', fence, error: `${done === 'completed' ? 'completion' : 'release'} refused` },
-      );
-    },
-    onStoreError: (error) => emit({ type: 'storeError', fence, error }),
-    onDone: lifecycle?.done,
-  });
+  let applied: boolean;
+  try {
+    applied = await (ending.firstCall ? ending.firstCall() : callStore(config, holder, ending));
+  } catch (error) {
+    holder.emit({ type: 'storeError', fence: holder.fence, error });
+    // The first failure is reported; settleLease tries again in the background, without a first call.
+    let first = true;
+    return settleLease({
+      call: () => {
+        if (first) {
+          first = false;
+          return Promise.reject(error);
+        }
+        return callStore(config, holder, ending);
+      },
+      leaseMs: config.leaseMs,
+      onSettled: (late) => reportSettled(holder, ending, late),
+      onStoreError: (later) => {
+        if (later !== error) holder.emit({ type: 'storeError', fence: holder.fence, error: later });
+      },
+      onDone: holder.lifecycle?.done,
+    });
+  }
+  reportSettled(holder, ending, applied);
+  holder.lifecycle?.done(applied);
+}
+
+function callStore<TContext>(
+  config: ResolvedIdempotencyOptions<TContext>,
+  holder: Holder,
+  ending: LeaseEnding,
+): Promise<boolean> {
+  const { recordKey, token } = holder;
+  return ending.outcome !== undefined
+    ? config.store.complete({ recordKey, token, outcome: ending.outcome, retentionMs: config.retentionMs })
+    : config.store.release({ recordKey, token, handlerBegan: ending.handlerBegan });
+}
+
+function reportSettled(holder: Holder, ending: LeaseEnding, applied: boolean): void {
+  const done = ending.outcome !== undefined ? 'completed' : 'released';
+  holder.emit(
+    applied
+      ? { type: done, fence: holder.fence, handlerBegan: ending.handlerBegan }
+      : { type: 'leaseLost', fence: holder.fence, error: `${done === 'completed' ? 'completion' : 'release'} refused` },
+  );
 }

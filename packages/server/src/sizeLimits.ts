@@ -53,12 +53,16 @@ export function resolveSizeLimits(given: SizeLimitOptions, bad: (name: string, r
 }
 
 /** Refuses a keyed input larger than the limit (413 `INPUT_TOO_LARGE`), before anything reaches the store. */
-export function checkInputSize(limits: SizeLimits, canonicalInput: string, onTooLarge: (bytes: number) => void): void {
+export function checkInputSize(
+  limits: SizeLimits,
+  canonicalInput: string,
+  emit: (event: { type: 'inputTooLarge'; bytes: number }) => void,
+): void {
   // A UTF-16 code unit is at most 3 bytes of UTF-8: most inputs need no count at all.
   if (limits.maxInputBytes === Infinity || canonicalInput.length * 3 <= limits.maxInputBytes) return;
   const bytes = utf8Bytes(canonicalInput);
   if (bytes <= limits.maxInputBytes) return;
-  onTooLarge(bytes);
+  emit({ type: 'inputTooLarge', bytes });
   throw new IdempotencyError(
     'INPUT_TOO_LARGE',
     `This input is ${bytes} bytes as canonical JSON; idempotent mutations take at most ${limits.maxInputBytes}.`,

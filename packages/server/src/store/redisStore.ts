@@ -121,13 +121,7 @@ export class RedisStore implements IdempotencyStore {
 
   async claim({ recordKey, fingerprint, token, leaseMs, retentionMs }: ClaimRequest): Promise<ClaimResult> {
     const key = this.#prefix + recordKey;
-    const reply = await this.#call(
-      () => this.#replicated<ClaimReply>('trpcIdempotencyClaim', [key, fingerprint, token, leaseMs, retentionMs]),
-      // A claim that timed out may still run later (ioredis resends queued commands), and would
-      // then hold a lease nobody renews. Queue a release behind it so that it lets go at once; the
-      // handler never began, so the key is not bound to this input.
-      () => void this.#redis.trpcIdempotencyRelease(key, token, 0).catch(() => {}),
-    );
+    const reply = await this.#call<ClaimReply>('trpcIdempotencyClaim', [key, fingerprint, token, leaseMs, retentionMs]);
     switch (reply[0]) {
       case 'claimed':
         return { status: 'claimed', fence: Number(reply[1]) };
@@ -144,26 +138,25 @@ export class RedisStore implements IdempotencyStore {
 
   async complete({ recordKey, token, outcome, retentionMs }: CompleteRequest): Promise<boolean> {
     const key = this.#prefix + recordKey;
-    const reply = await this.#call(() =>
-      this.#replicated<number>('trpcIdempotencyComplete', [key, token, outcome, retentionMs]),
-    );
-    return reply === 1;
+    return (await this.#call<number>('trpcIdempotencyComplete', [key, token, outcome, retentionMs])) === 1;
   }
 
   async release({ recordKey, token, handlerBegan }: ReleaseRequest): Promise<boolean> {
     const key = this.#prefix + recordKey;
-    return (await this.#call(() => this.#redis.trpcIdempotencyRelease(key, token, handlerBegan ? 1 : 0))) === 1;
+    return (await this.#call<number>('trpcIdempotencyRelease', [key, token, handlerBegan ? 1 : 0])) === 1;
   }
 
   async renewLease({ recordKey, token, leaseMs, retentionMs }: RenewLeaseRequest): Promise<boolean> {
     const key = this.#prefix + recordKey;
-    return (await this.#call(() => this.#redis.trpcIdempotencyRenewLease(key, token, leaseMs, retentionMs))) === 1;
+    return (await this.#call<number>('trpcIdempotencyRenewLease', [key, token, leaseMs, retentionMs])) === 1;
   }
 
-  /** Runs a script, followed in the same pipeline by `WAIT` when `waitForReplicas` is on. */
-  async #replicated<T>(name: keyof IdempotencyCommands, args: Array<string | number>): Promise<T> {
-    const wait = this.#waitForReplicas;
-    if (!wait) return (this.#redis[name] as (...a: Array<string | number>) => Promise<T>)(...args);
+  /** Runs a script followed, in the same pipeline, by `WAIT`: for `waitForReplicas`. */
+  async #replicated<T>(
+    name: keyof IdempotencyCommands,
+    args: Array<string | number>,
+    wait: { replicas: number; timeoutMs: number },
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       // The pipeline goes to the node of the script's key, so WAIT asks that node's replicas.
       const pipeline = this.#redis.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown>;
@@ -183,20 +176,40 @@ export class RedisStore implements IdempotencyStore {
     }
   }
 
-  /** Runs one store call within the timeout; a connection that is known to be down fails at once. */
-  #call<T>(command: () => Promise<T>, onTimeout?: () => void): Promise<T> {
+  /**
+   * Runs one script within the timeout (after each claim and completion, with `WAIT` when `waitForReplicas` is
+   * on); a connection that is known to be down fails at once.
+   */
+  #call<T>(name: keyof IdempotencyCommands, args: Array<string | number>): Promise<T> {
     const status = this.#redis.status;
     if (UNREACHABLE_STATES.has(status)) {
       return Promise.reject(new StoreUnavailableError(`Redis is not connected (status: ${status}).`));
     }
     if (this.#coalesceWrites && status === 'ready') this.#corkUntilTurnEnds();
+    const wait = this.#waitForReplicas;
     let sent: Promise<T>;
     try {
-      sent = command();
+      sent =
+        wait && (name === 'trpcIdempotencyClaim' || name === 'trpcIdempotencyComplete')
+          ? this.#replicated<T>(name, args, wait)
+          : (this.#redis[name] as (...a: Array<string | number>) => Promise<T>)(...args);
     } catch (error) {
       sent = Promise.reject(error);
     }
-    return this.#deadlines.within(sent, this.#timedOut, toUnavailable, onTimeout);
+    return this.#deadlines.within(
+      sent,
+      this.#timedOut,
+      toUnavailable,
+      // A claim that timed out may still run later (ioredis resends queued commands), and would then hold
+      // a lease nobody renews. Queue a release behind it so that it lets go at once; the handler never
+      // began, so the key is not bound to this input.
+      name === 'trpcIdempotencyClaim' ? () => this.#releaseLateClaim(args) : undefined,
+    );
+  }
+
+  #releaseLateClaim(claimArgs: Array<string | number>): void {
+    const [key, , token] = claimArgs as [string, string, string];
+    void this.#redis.trpcIdempotencyRelease(key, token, 0).catch(() => {});
   }
 
   readonly #timedOut = () => new StoreUnavailableError(`Redis did not answer within ${this.#timeoutMs} ms.`);
