@@ -21,6 +21,11 @@ export class TimerQueue {
     if (this.#timer === undefined || timer.dueAt < this.#armedFor) this.#arm(timer.dueAt);
   }
 
+  /** How many timers are queued. */
+  get size(): number {
+    return this.#queued.size;
+  }
+
   /** Takes a timer out before it fires; `true` if it was still queued. */
   delete(timer: QueuedTimer): boolean {
     return this.#queued.delete(timer);

@@ -12,6 +12,11 @@ export class DeadlineQueue {
     this.#timeoutMs = timeoutMs;
   }
 
+  /** How many calls are waiting for their answer. */
+  get inFlight(): number {
+    return this.#timers.size;
+  }
+
   /**
    * Settles like `call`, with its error passed through `wrapError`, unless `timeoutMs` passes first:
    * then `onTimeout` runs and the returned promise rejects with `timeoutError()`.

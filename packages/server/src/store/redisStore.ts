@@ -37,12 +37,12 @@ export interface RedisStoreOptions {
    */
   waitForReplicas?: { replicas: number; timeoutMs: number };
   /**
-   * On by default. Writes the store's commands of one event-loop turn to the socket together (the socket is
-   * corked from the first command until the turn ends), where ioredis would make one `write()` per command.
+   * On by default. While some of the store's commands are in flight, writes the others of one event-loop turn
+   * to the socket together (corked until the turn ends), where ioredis would make one `write()` per command; a
+   * command sent while none is in flight goes out at once, so a lone request never waits.
    * Under load that is one system call for many requests' scripts, on both sides of the connection; the
    * commands, their order and their replies are unchanged. Commands the app sends on the same client in that
-   * turn go out in the same write. It applies to a single node or Sentinel client; with a Cluster each
-   * command goes out as ioredis writes it.
+   * turn go out in the same write. With a Cluster, the connection of every master is held the same way.
    */
   coalesceWrites?: boolean;
 }
@@ -93,7 +93,7 @@ export class RedisStore implements IdempotencyStore {
   readonly #timeoutMs: number;
   readonly #deadlines: DeadlineQueue;
   readonly #coalesceWrites: boolean;
-  #corked: CorkableStream | undefined;
+  #corked: CorkableStream[] | undefined;
   readonly #waitForReplicas: { replicas: number; timeoutMs: number } | undefined;
 
   constructor(options: RedisStoreOptions) {
@@ -116,7 +116,7 @@ export class RedisStore implements IdempotencyStore {
     this.#waitForReplicas = wait;
     this.#timeoutMs = timeoutMs + (wait?.timeoutMs ?? 0);
     this.#deadlines = new DeadlineQueue(this.#timeoutMs);
-    this.#coalesceWrites = (options.coalesceWrites ?? true) && this.kind !== 'redis-cluster';
+    this.#coalesceWrites = options.coalesceWrites ?? true;
   }
 
   async claim({ recordKey, fingerprint, token, leaseMs, retentionMs }: ClaimRequest): Promise<ClaimResult> {
@@ -185,7 +185,9 @@ export class RedisStore implements IdempotencyStore {
     if (UNREACHABLE_STATES.has(status)) {
       return Promise.reject(new StoreUnavailableError(`Redis is not connected (status: ${status}).`));
     }
-    if (this.#coalesceWrites && status === 'ready') this.#corkUntilTurnEnds();
+    // A command sent while none of ours is in flight goes out at once, so a lone request waits for nothing;
+    // once some are in flight, the client is busy, and the rest of this turn's commands are written together.
+    if (this.#coalesceWrites && status === 'ready' && this.#deadlines.inFlight > 0) this.#corkUntilTurnEnds();
     const wait = this.#waitForReplicas;
     let sent: Promise<T>;
     try {
@@ -220,15 +222,30 @@ export class RedisStore implements IdempotencyStore {
    */
   #corkUntilTurnEnds(): void {
     if (this.#corked) return;
-    const stream = (this.#redis as { stream?: Partial<CorkableStream> }).stream;
-    if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return;
-    const corked = stream as CorkableStream;
-    corked.cork();
+    const corked: CorkableStream[] = [];
+    for (const stream of this.#streams()) {
+      if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') continue;
+      stream.cork();
+      corked.push(stream as CorkableStream);
+    }
+    if (corked.length === 0) return;
     this.#corked = corked;
     setImmediate(() => {
       this.#corked = undefined;
-      corked.uncork();
+      for (const stream of corked) stream.uncork();
     });
+  }
+
+  /** The sockets the store's commands go out on: the client's own, or each Cluster master's. */
+  #streams(): Array<Partial<CorkableStream> | undefined> {
+    const client = this.#redis as {
+      stream?: Partial<CorkableStream>;
+      nodes?: (role: 'master') => Array<{ stream?: Partial<CorkableStream> }>;
+    };
+    if (this.kind === 'redis-cluster' && typeof client.nodes === 'function') {
+      return client.nodes('master').map((node) => node.stream);
+    }
+    return [client.stream];
   }
 }
 
