@@ -37,6 +37,7 @@ console.log(`trpc-idempotency bench (${options.quick ? 'quick' : 'full'}) on ${m
 const redisUrls = [redis.url, ...(redis.clusterNodes ?? []).map((node) => `redis://${node.host}:${node.port}`)];
 
 const rounds: ScenarioResult[][] = [];
+const gateRechecks: Array<{ memoryCpuUs: number; redisCpuUs: number }> = [];
 let stores: StoreSummary[] = [];
 let derive: DeriveResult[] = [];
 const links: LinkOverhead[] = [];
@@ -78,6 +79,20 @@ try {
           for (const problem of result.problems) problems.push(`${scenario.id} @${connections}: ${problem}`);
         }
       }
+    }
+    // One noisy window must not fail CI: a MemoryStore measure outside the band is rechecked, in pairs.
+    const memoryFresh = SCENARIOS.find((scenario) => scenario.id === 'memory-fresh')!;
+    const redisFresh = SCENARIOS.find((scenario) => scenario.id === 'redis-fresh')!;
+    while (memoryNotSlowerThanRedis(summarise(rounds), gateRechecks)?.problem && gateRechecks.length < 2) {
+      const memoryRun = await runScenario(server, redisUrls, memoryFresh, 64, options, postgres);
+      const redisRun = await runScenario(server, redisUrls, redisFresh, 64, options, postgres);
+      gateRechecks.push({ memoryCpuUs: memoryRun.serverCpuUsPerRequest, redisCpuUs: redisRun.serverCpuUsPerRequest });
+      for (const run of [memoryRun, redisRun]) {
+        for (const problem of run.problems) problems.push(`${run.scenario.id} @64 (gate recheck): ${problem}`);
+      }
+      console.log(
+        `gate recheck: MemoryStore fresh ${memoryRun.serverCpuUsPerRequest.toFixed(0)} µs/req, RedisStore fresh ${redisRun.serverCpuUsPerRequest.toFixed(0)} µs/req`,
+      );
     }
     if (!options.profile) {
       audit = await auditCommands(server, redis.url);
@@ -144,7 +159,7 @@ const targets = [
   ...commandTargets(summaries),
   ...postgresTargets(summaries),
 ];
-const gate = memoryNotSlowerThanRedis(summaries);
+const gate = memoryNotSlowerThanRedis(summaries, gateRechecks);
 if (gate?.problem) problems.push(gate.problem);
 if (summaries.some((summary) => summary.scenario.postgres)) {
   console.log(
