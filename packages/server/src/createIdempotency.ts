@@ -239,11 +239,10 @@ class CountedLease implements LeaseLifecycle {
     this.ticket.settling();
   }
 
-  /** A method that reads `this`, handed on as `lifecycle.done`: bound once, where it is made. */
-  readonly done = (applied: boolean | undefined): void => {
+  done(applied: boolean | undefined): void {
     this.observed?.leaseEnded();
     this.ticket.done(applied);
-  };
+  }
 }
 
 interface CallInfo {

@@ -72,7 +72,7 @@ export async function finishTransaction<TContext>(
     );
   }
 
-  // Roll the handler's writes back; after a store error the background retries of settleLease use
+  // Roll the handler's writes back; after a store error the background retries of endLease use
   // the plain store calls, since the transaction is gone with its connection.
   await endLease(config, holder, {
     outcome,

@@ -119,7 +119,7 @@ export async function runUnderLease<TContext>(
     return finishTransaction(config, holder, holder.transaction, { result, prepared, handlerBegan });
   }
   // The handler's work is done and cannot be undone: answer with it now. If the store is down,
-  // settleLease keeps trying for one lease length, so a short outage does not lose this outcome.
+  // endLease keeps trying for one lease length, so a short outage does not lose this outcome.
   await endLease(config, holder, { outcome: prepared.stored, handlerBegan });
   return prepared.answer;
 }
