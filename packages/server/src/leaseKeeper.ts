@@ -58,6 +58,8 @@ export function keepLease(options: KeepLeaseOptions): LeaseKeeper {
 class HeldLease implements LeaseKeeper, QueuedTimer {
   readonly #options: KeepLeaseOptions;
   readonly #renewEveryMs: number;
+  /** The shared queue the lease waits in until its first renewal is due. */
+  readonly #firstRenewals: TimerQueue;
   /** When the first renewal is due: the lease waits in the shared queue as itself until then. */
   readonly dueAt: number;
   #controller: AbortController | undefined;
@@ -79,6 +81,7 @@ class HeldLease implements LeaseKeeper, QueuedTimer {
       queue = new TimerQueue();
       firstRenewals.set(this.#renewEveryMs, queue);
     }
+    this.#firstRenewals = queue;
     queue.add(this);
   }
 
@@ -104,7 +107,7 @@ class HeldLease implements LeaseKeeper, QueuedTimer {
 
   stop(): void {
     this.#stopped = true;
-    firstRenewals.get(this.#renewEveryMs)?.delete(this);
+    this.#firstRenewals.delete(this);
     clearTimeout(this.#renewTimer);
     clearTimeout(this.#deadlineTimer);
   }

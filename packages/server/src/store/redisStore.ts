@@ -93,7 +93,8 @@ export class RedisStore implements IdempotencyStore {
   readonly #timeoutMs: number;
   readonly #deadlines: DeadlineQueue;
   readonly #coalesceWrites: boolean;
-  #corked: CorkableStream[] | undefined;
+  /** The store's sockets are corked until the end of this turn. */
+  #corked = false;
   readonly #waitForReplicas: { replicas: number; timeoutMs: number } | undefined;
 
   constructor(options: RedisStoreOptions) {
@@ -229,9 +230,9 @@ export class RedisStore implements IdempotencyStore {
       corked.push(stream as CorkableStream);
     }
     if (corked.length === 0) return;
-    this.#corked = corked;
+    this.#corked = true;
     setImmediate(() => {
-      this.#corked = undefined;
+      this.#corked = false;
       for (const stream of corked) stream.uncork();
     });
   }
