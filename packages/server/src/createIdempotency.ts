@@ -204,6 +204,8 @@ export function createIdempotency<
               emit,
               lifecycle,
               transaction: 'transaction' in claim ? claim.transaction : undefined,
+              // Only when the outcome is stored with the router's own transformer, as tRPC answers with it.
+              answers: config.serializer ? undefined : facts.answerCache(middleware),
             },
             observed ? (nextOpts) => observed.inSpan(() => opts.next(nextOpts)) : opts.next,
           );

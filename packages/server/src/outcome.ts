@@ -21,13 +21,16 @@ export type StoredOutcome = { ok: true; data: unknown } | { ok: false; error: St
 
 /** Writes an outcome as the text the store keeps. */
 export function encodeOutcome(serializer: Serializer, outcome: StoredOutcome): string {
-  if (outcome.ok)
-    return JSON.stringify({
-      ok: true,
-      data: outcome.data === undefined ? null : serializer.serialize(outcome.data),
-      u: outcome.data === undefined,
-    });
+  if (outcome.ok) {
+    const isUndefined = outcome.data === undefined;
+    return encodeSuccess(isUndefined ? null : serializer.serialize(outcome.data), isUndefined);
+  }
   return JSON.stringify(outcome);
+}
+
+/** Writes a success whose data the serializer has already written (`null` when the data was `undefined`). */
+export function encodeSuccess(serializedData: unknown, isUndefined: boolean): string {
+  return JSON.stringify({ ok: true, data: serializedData, u: isUndefined });
 }
 
 /** Reads an outcome back from the store's text (compressed or not). */

@@ -1,5 +1,6 @@
 import type { CombinedDataTransformer } from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotencyRequest } from './requestContext.js';
+import { type AnswerCache, answerCacheFor, appTransformer, type ProcedureSteps } from './sharedOutput.js';
 
 /** What the middleware needs to know about the procedure a call runs. */
 export interface ProcedureFacts {
@@ -7,12 +8,11 @@ export interface ProcedureFacts {
   transformer: CombinedDataTransformer | undefined;
   /** Runs `onStart` when tRPC calls the resolver, for calls whose `ctx.idempotency` is `handle`. */
   watchHandlerStart(handle: object, onStart: () => void): void;
+  /** Where tRPC's answer takes the output `middleware` stored, if nothing outside it can change the result. */
+  answerCache(middleware: unknown): AnswerCache | undefined;
 }
 
-interface ProcedureDef {
-  middlewares?: unknown[];
-  config?: { transformer?: CombinedDataTransformer };
-}
+type ProcedureDef = ProcedureSteps;
 
 type ResolveStep = (opts: { ctx?: { idempotency?: unknown } }) => unknown;
 
@@ -29,10 +29,25 @@ export function procedureFacts(request: IdempotencyRequest, batchIndex: number):
   if (!def) return undefined;
   let facts = factsByDef.get(def);
   if (!facts) {
-    facts = { transformer: def.config?.transformer, watchHandlerStart: watchResolver(def) };
+    facts = {
+      transformer: appTransformer(def.config),
+      watchHandlerStart: watchResolver(def),
+      answerCache: answerCacheOnce(def),
+    };
     factsByDef.set(def, facts);
   }
   return facts;
+}
+
+/** Decides once per middleware of the procedure (there is nearly always one). */
+function answerCacheOnce(def: ProcedureDef): ProcedureFacts['answerCache'] {
+  const decided = new Map<unknown, AnswerCache | undefined>();
+  return (middleware) => {
+    if (decided.has(middleware)) return decided.get(middleware);
+    const cache = answerCacheFor(def, middleware);
+    decided.set(middleware, cache);
+    return cache;
+  };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { ResolvedIdempotencyOptions } from './options.js';
 import type { Serializer } from './outcome.js';
 import type { ProcedureFacts } from './procedureFacts.js';
 import { endLease } from './settleLease.js';
+import type { AnswerCache } from './sharedOutput.js';
 import { prepareOutcome } from './sizeLimits.js';
 import type { StoreTransaction } from './store/types.js';
 
@@ -54,6 +55,8 @@ export interface Holder {
   lifecycle?: LeaseLifecycle;
   /** With `transaction: true`: the transaction the handler writes through; the middleware ends it. */
   transaction?: StoreTransaction<unknown>;
+  /** Where tRPC's answer takes the stored serialization of the result, when nothing outside can change it. */
+  answers?: AnswerCache;
 }
 
 /** The steps of a held lease, for those who count leases: a drain, telemetry. */
@@ -116,10 +119,18 @@ export async function runUnderLease<TContext>(
     : { stored: undefined, answer: result };
   if (prepared.tooLargeBytes !== undefined) emit({ type: 'outcomeTooLarge', fence, bytes: prepared.tooLargeBytes });
   if (holder.transaction) {
-    return finishTransaction(config, holder, holder.transaction, { result, prepared, handlerBegan });
+    const answer = await finishTransaction(config, holder, holder.transaction, { result, prepared, handlerBegan });
+    return offerAnswer(holder, answer, prepared.serializedData);
   }
   // The handler's work is done and cannot be undone: answer with it now. If the store is down,
   // endLease keeps trying for one lease length, so a short outage does not lose this outcome.
   await endLease(config, holder, { outcome: prepared.stored, handlerBegan });
-  return prepared.answer;
+  return offerAnswer(holder, prepared.answer, prepared.serializedData);
+}
+
+// Offered last, right before the answer goes back to tRPC, so that only the microtasks of this turn lie
+// between the offer and tRPC's serialization of the answer.
+function offerAnswer(holder: Holder, answer: AnyResult, serializedData: unknown): AnyResult {
+  if (holder.answers && answer.ok) holder.answers.offer(answer.data, serializedData);
+  return answer;
 }

@@ -1,7 +1,7 @@
 import type { MiddlewareResult } from '@trpc/server/unstable-core-do-not-import';
 import { compressOutcomeText, utf8Bytes } from './compression.js';
 import { IdempotencyError } from './errors.js';
-import { encodeOutcome, type Serializer } from './outcome.js';
+import { encodeOutcome, encodeSuccess, type Serializer } from './outcome.js';
 
 type AnyResult = MiddlewareResult<any>;
 
@@ -77,6 +77,8 @@ export interface PreparedOutcome {
   answer: AnyResult;
   /** The serialized outcome's size, when it was over `maxOutcomeBytes`. */
   tooLargeBytes?: number;
+  /** What the serializer made of a success's data (for the stored text), so the answer need not make it again. */
+  serializedData?: unknown;
 }
 
 /**
@@ -94,13 +96,18 @@ export function prepareOutcome(
 ): PreparedOutcome {
   if (!result.ok && !shouldStoreError(result.error)) return { stored: undefined, answer: result };
   let text: string;
+  let serializedData: unknown;
   try {
-    text = encodeOutcome(
-      output,
-      result.ok
-        ? { ok: true, data: result.data }
-        : { ok: false, error: { code: result.error.code, message: result.error.message } },
-    );
+    if (result.ok) {
+      const isUndefined = result.data === undefined;
+      serializedData = isUndefined ? null : output.serialize(result.data);
+      text = encodeSuccess(serializedData, isUndefined);
+    } else {
+      text = encodeOutcome(output, {
+        ok: false,
+        error: { code: result.error.code, message: result.error.message },
+      });
+    }
   } catch {
     // An outcome the serializer cannot write cannot be replayed; releasing lets a retry run again
     // instead of blocking it for a whole lease.
@@ -108,9 +115,11 @@ export function prepareOutcome(
   }
   const bytes = limits.maxOutcomeBytes === Infinity ? 0 : utf8Bytes(text);
   if (bytes <= limits.maxOutcomeBytes) {
-    return { stored: compressOutcomeText(text, limits.compressAboveBytes), answer: result };
+    return { stored: compressOutcomeText(text, limits.compressAboveBytes), answer: result, serializedData };
   }
-  if (limits.onOutcomeTooLarge === 'release') return { stored: undefined, answer: result, tooLargeBytes: bytes };
+  if (limits.onOutcomeTooLarge === 'release') {
+    return { stored: undefined, answer: result, tooLargeBytes: bytes, serializedData };
+  }
   const message = `The handler ran, but its outcome (${bytes} bytes) is larger than the ${limits.maxOutcomeBytes} bytes the server keeps for a replay.`;
   const error = new IdempotencyError('OUTCOME_TOO_LARGE', message);
   return {

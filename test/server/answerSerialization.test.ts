@@ -1,0 +1,131 @@
+import { initTRPC } from '@trpc/server';
+import { createIdempotency } from '@trpc-idempotency/server';
+import superjson from 'superjson';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { AnswerCache } from '../../packages/server/src/sharedOutput.js';
+import { type Context, postMutation, serve } from '../support/app.js';
+import { backends, newKey, type OpenBackend } from '../support/backends.js';
+
+/** superjson, counting how often it serializes an order (an object with `kind: 'order'`). */
+function countingSuperjson() {
+  const counted = { orders: 0 };
+  const transformer = {
+    serialize(value: unknown) {
+      if ((value as { kind?: unknown } | null)?.kind === 'order') counted.orders++;
+      return superjson.serialize(value);
+    },
+    deserialize: (value: any) => superjson.deserialize(value),
+  };
+  return { transformer, counted };
+}
+
+// A fresh outcome is serialized once, to be stored, and tRPC answers with that same serialization
+// (packages/server/src/sharedOutput.ts); what an outer middleware does to the result still reaches the answer.
+describe.each(backends())('the answer to a fresh call, on $name', (backend) => {
+  let open: OpenBackend;
+  let app: { url: string; close(): Promise<void> };
+  const { transformer, counted } = countingSuperjson();
+  let runs = 0;
+
+  beforeAll(async () => {
+    open = await backend.create();
+    const t = initTRPC.context<Context>().create({ transformer });
+    const scope = (ctx: Context) => ctx.user;
+    const idempotency = createIdempotency({ store: open.store, scope });
+    const order = ({ input }: { input: { item: string } }) => ({
+      kind: 'order' as const,
+      id: ++runs,
+      item: input.item,
+      at: new Date('2026-05-06T07:08:09.010Z'),
+      tags: new Set(['gift']),
+    });
+    const input = z.object({ item: z.string() });
+    const router = t.router({
+      direct: t.procedure.use(idempotency).input(input).mutation(order),
+      // tRPC's own input validator outside the middleware passes the result through unchanged.
+      validatedFirst: t.procedure.input(input).use(idempotency).mutation(order),
+      // An app middleware outside that adds to the result in place, after the outcome was stored.
+      decoratedOutside: t.procedure
+        .use(async ({ next }) => {
+          const result = await next();
+          if (result.ok) (result.data as { note?: string }).note = 'added outside';
+          return result;
+        })
+        .use(idempotency)
+        .input(input)
+        .mutation(order),
+      ownSerializer: t.procedure
+        .use(createIdempotency({ store: open.store, scope, serializer: superjson }))
+        .input(input)
+        .mutation(order),
+    });
+    app = await serve(router);
+  });
+  afterAll(async () => {
+    await app.close();
+    await open.close();
+  });
+
+  const send = (path: string, key: string) =>
+    postMutation(app.url, path, { item: 'lamp' }, { 'x-user': 'ann', 'idempotency-key': key });
+
+  it.each(['direct', 'validatedFirst'])(
+    '%s: serializes the result once, and the first answer equals the replay',
+    async (path) => {
+      const key = newKey();
+      const before = counted.orders;
+      const first = await send(path, key);
+      expect(first.status).toBe(200);
+      expect(counted.orders - before).toBe(1);
+      expect(first.data).toEqual({
+        kind: 'order',
+        id: expect.any(Number),
+        item: 'lamp',
+        at: new Date('2026-05-06T07:08:09.010Z'),
+        tags: new Set(['gift']),
+      });
+      const replay = await send(path, key);
+      expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      expect(replay.data).toEqual(first.data);
+    },
+  );
+
+  it('answers with what an outer middleware changed in place, as without idempotency', async () => {
+    const key = newKey();
+    const before = counted.orders;
+    const first = await send('decoratedOutside', key);
+    expect(first.data.note).toBe('added outside');
+    // Once to store (before the outer middleware ran), once by tRPC for the answer.
+    expect(counted.orders - before).toBe(2);
+    const replay = await send('decoratedOutside', key);
+    expect(replay.data).toEqual(first.data);
+  });
+
+  it('serializes the answer with the router’s transformer when the outcome is stored with another', async () => {
+    const key = newKey();
+    const before = counted.orders;
+    const first = await send('ownSerializer', key);
+    expect(first.status).toBe(200);
+    // The serializer option stored it (not counted); the router's transformer answered (counted once).
+    expect(counted.orders - before).toBe(1);
+    expect(first.data.tags).toEqual(new Set(['gift']));
+  });
+});
+
+describe('AnswerCache', () => {
+  it('gives an offered serialization once, for that object only, and drops it at the end of the turn', async () => {
+    const cache = new AnswerCache();
+    const value = { a: 1 };
+    const serialized = { json: { a: 1 } };
+    cache.offer(value, serialized);
+    expect(cache.take({ a: 1 })).toBeUndefined();
+    expect(cache.take(value)).toBe(serialized);
+    expect(cache.take(value)).toBeUndefined();
+
+    cache.offer(value, serialized);
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(cache.take(value)).toBeUndefined();
+  });
+});
