@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { canonicalJson, withoutAliasing } from '@trpc-idempotency/protocol';
 import type { Serializer } from './outcome.js';
+import { plainInputText } from './plainInputText.js';
 import { checkInputSize, type SizeLimits } from './sizeLimits.js';
 
 // One-shot `crypto.hash` (Node 20.12+) makes no Hash object: the same digest for less per-request work.
@@ -23,6 +24,7 @@ export function recordKeyFor(namespace: string, scope: string, path: string, key
 /**
  * SHA-256 over the canonical JSON of the input, serialized first so that Dates, Maps and BigInts count.
  * `checkSize` sees that JSON first, and may refuse it (413 `INPUT_TOO_LARGE`) before anything is hashed or stored.
+ * A plain JSON input with superjson has its text written without the serializer's walk (plainInputText.ts): the same text.
  */
 export function fingerprintInput(
   serializer: Serializer,
@@ -30,6 +32,13 @@ export function fingerprintInput(
   checkSize?: { limits: SizeLimits; emit: (event: { type: 'inputTooLarge'; bytes: number }) => void },
 ): string {
   if (input === undefined) return NULL_FINGERPRINT;
+  const text = plainInputText(serializer, input) ?? serializedInputText(serializer, input);
+  if (checkSize) checkInputSize(checkSize.limits, text, checkSize.emit);
+  return sha256Hex(text);
+}
+
+/** The canonical JSON of the input as the serializer writes it. */
+function serializedInputText(serializer: Serializer, input: unknown): string {
   let serialized: unknown;
   try {
     serialized = withoutAliasing(serializer.serialize(input));
@@ -39,12 +48,9 @@ export function fingerprintInput(
     // here). Fingerprint such an input as it is, wrapped so that it can never equal a serialized one.
     serialized = { unserializable: input };
   }
-  let text: string;
   try {
-    text = canonicalJson(serialized);
+    return canonicalJson(serialized);
   } catch {
     throw new TRPCError({ code: 'BAD_REQUEST', message: 'This input cannot be fingerprinted for idempotency.' });
   }
-  if (checkSize) checkInputSize(checkSize.limits, text, checkSize.emit);
-  return sha256Hex(text);
 }
