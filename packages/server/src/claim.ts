@@ -15,7 +15,7 @@ export interface SentClaim {
  * keeps asking while another holder runs, until its outcome is stored, the lease is free, the wait is
  * over or the caller went away.
  */
-export async function claimOrWait<TContext>(
+export function claimOrWait<TContext>(
   config: ResolvedIdempotencyOptions<TContext>,
   args: { recordKey: string; fingerprint: string; token: string; signal: AbortSignal | undefined },
 ): Promise<SentClaim> {
@@ -26,23 +26,42 @@ export async function claimOrWait<TContext>(
     leaseMs: config.leaseMs,
     retentionMs: config.retentionMs,
   };
+  const sentAt = performance.now();
+  const first = claimOnce(config, request);
+  // The default: one claim, answered as it comes (no waiting loop to set up per request).
+  if (config.inProgress === 'reject') return first.then((claim) => ({ claim, sentAt }));
+  return waitWhileInProgress(config, config.inProgress.waitMs, request, args.signal, first, sentAt);
+}
+
+function claimOnce<TContext>(
+  config: ResolvedIdempotencyOptions<TContext>,
+  request: ClaimRequest,
+): Promise<SentClaim['claim']> {
   // resolveOptions checked that a store used with `transaction: true` has claimInTransaction.
-  const claimOnce = config.transaction
-    ? () => (config.store as TransactionalStore).claimInTransaction(request)
-    : () => config.store.claim(request);
-  let sentAt = performance.now();
-  let claim = await claimOnce();
-  if (config.inProgress === 'reject') return { claim, sentAt };
-  const firstSentAt = sentAt;
-  const deadline = sentAt + config.inProgress.waitMs;
+  return config.transaction
+    ? (config.store as TransactionalStore).claimInTransaction(request)
+    : config.store.claim(request);
+}
+
+async function waitWhileInProgress<TContext>(
+  config: ResolvedIdempotencyOptions<TContext>,
+  waitMs: number,
+  request: ClaimRequest,
+  signal: AbortSignal | undefined,
+  first: Promise<SentClaim['claim']>,
+  firstSentAt: number,
+): Promise<SentClaim> {
+  let sentAt = firstSentAt;
+  let claim = await first;
+  const deadline = sentAt + waitMs;
   let pollMs = 10;
-  while (claim.status === 'in_progress' && !args.signal?.aborted) {
+  while (claim.status === 'in_progress' && !signal?.aborted) {
     const remaining = deadline - performance.now();
     if (remaining <= 0) break;
     await sleep(Math.min(pollMs, claim.leaseRemainingMs, remaining));
     pollMs = Math.min(pollMs * 2, 200);
     sentAt = performance.now();
-    claim = await claimOnce();
+    claim = await claimOnce(config, request);
   }
   return sentAt === firstSentAt ? { claim, sentAt } : { claim, sentAt, waitedMs: Math.round(sentAt - firstSentAt) };
 }

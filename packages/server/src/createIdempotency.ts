@@ -121,7 +121,9 @@ export function createIdempotency<
     if (!facts) throw misconfigured('ctx.idempotencyRequest carries no tRPC call info');
     const transformer: CombinedDataTransformer | undefined = config.serializer ?? facts.transformer;
     if (!transformer) throw misconfigured('the procedure has no transformer and no serializer option was given');
-    const scope = await resolveScope(config, opts.ctx);
+    // Most scope functions answer at once; only a promise is awaited.
+    const scoped = resolveScope(config, opts.ctx);
+    const scope = typeof scoped === 'string' ? scoped : await scoped;
     const observed = telemetry?.startCall(opts.path);
     // Without telemetry or an onEvent hook nobody listens: no per-request closure then.
     const emit =
@@ -266,9 +268,15 @@ function misconfigured(problem: string): TRPCError {
   });
 }
 
-async function resolveScope<TContext>(config: ResolvedIdempotencyOptions<TContext>, ctx: TContext): Promise<string> {
+function resolveScope<TContext>(config: ResolvedIdempotencyOptions<TContext>, ctx: TContext): string | Promise<string> {
   if (config.scope === 'global') return 'global';
-  const scope = await config.scope(ctx);
+  const scope = config.scope(ctx);
+  return typeof (scope as PromiseLike<unknown> | null | undefined)?.then === 'function'
+    ? Promise.resolve(scope).then(scopeName)
+    : scopeName(scope as string | number | null | undefined);
+}
+
+function scopeName(scope: string | number | null | undefined): string {
   if (scope === null || scope === undefined || scope === '') {
     throw new TRPCError({
       code: 'UNAUTHORIZED',
