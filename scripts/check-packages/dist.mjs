@@ -10,7 +10,8 @@ import { kb, packageNameOf } from './workspace.mjs';
 
 // Every ESM file of a package's dist counts, all entry points together. The budget catches something bundled by
 // mistake, and keeps what an app loads small: the server and client builds are minified (names kept) to stay in it.
-export const ESM_BUDGET_BYTES = 40 * 1024;
+// 44 KB since the speed work of issue 12 (the answer cache and the plain-input fingerprint: about 1.5 KB of it).
+export const ESM_BUDGET_BYTES = 44 * 1024;
 
 /** Returns a list of problems (strings); prints one size line per package. */
 export function checkDist(pkg, workspacePackages) {
