@@ -78,7 +78,8 @@ export function summariseProfile(dir: string, requests?: number, top = 20): stri
   ].join('\n');
 }
 
-function shortUrl(url: string): string {
+/** A frame's URL from its package on (or from `packages/`, `bench/`), as the tables print it. */
+export function shortUrl(url: string): string {
   const cut = url.replace(/^file:\/\//, '');
   const nm = cut.lastIndexOf('node_modules/');
   if (nm >= 0) return cut.slice(nm + 'node_modules/'.length);
@@ -90,7 +91,7 @@ function shortUrl(url: string): string {
 }
 
 /** Groups a frame into the part of the stack it belongs to. */
-function area(url: string, functionName: string): string {
+export function area(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native / V8 builtins)';
   if (url.startsWith('node:')) return `node core (${url.slice(5).split('/')[0]})`;
   const short = shortUrl(url);

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AllocationSample } from './allocationSampler';
 import type { ServerConfig, ServerReply, ServerRequest, ServerStats } from './serverMessages';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -10,6 +11,9 @@ export interface ServerHandle {
   url: string;
   stats(): Promise<ServerStats>;
   openGate(): Promise<void>;
+  /** Starts V8's sampling heap profiler in the server process (allocationSampler.ts). */
+  startAllocationSampling(): Promise<void>;
+  stopAllocationSampling(): Promise<AllocationSample>;
   stop(): Promise<void>;
 }
 
@@ -49,6 +53,13 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     stats: () => ask(child, { type: 'stats' }, 'stats') as Promise<ServerStats>,
     openGate: async () => {
       await ask(child, { type: 'openGate' }, 'gateOpened');
+    },
+    startAllocationSampling: async () => {
+      await ask(child, { type: 'startAllocationSampling' }, 'allocationSamplingStarted');
+    },
+    stopAllocationSampling: async () => {
+      const reply = await ask(child, { type: 'stopAllocationSampling' }, 'allocationSample');
+      return (reply as Extract<ServerReply, { type: 'allocationSample' }>).sample;
     },
     stop: () => stopChild(child),
   };

@@ -1,3 +1,5 @@
+import type { AllocationSample } from './allocationSampler';
+
 /** What the runner tells the server process when it forks it. */
 export interface ServerConfig {
   redisUrl: string;
@@ -7,7 +9,12 @@ export interface ServerConfig {
 }
 
 /** Messages from the runner to the server process. */
-export type ServerRequest = { type: 'stats' } | { type: 'openGate' } | { type: 'exit' };
+export type ServerRequest =
+  | { type: 'stats' }
+  | { type: 'openGate' }
+  | { type: 'startAllocationSampling' }
+  | { type: 'stopAllocationSampling' }
+  | { type: 'exit' };
 
 /** Messages from the server process to the runner. */
 export type ServerReply =
@@ -21,7 +28,9 @@ export type ServerReply =
       /** Queries the server's pg clients sent: pg sends one at a time, so each is one round trip. */
       pgRoundTrips: number;
     }
-  | { type: 'gateOpened' };
+  | { type: 'gateOpened' }
+  | { type: 'allocationSamplingStarted' }
+  | { type: 'allocationSample'; sample: AllocationSample };
 
 /** What the server process has counted since it started. */
 export type ServerStats = Extract<ServerReply, { type: 'stats' }>;

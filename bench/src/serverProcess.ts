@@ -9,6 +9,7 @@ import { MemoryStore, RedisStore } from '@trpc-idempotency/server';
 import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { createClient } from 'redis';
+import { AllocationSampler } from './allocationSampler';
 import { buildBenchRouter, createContext, newCounters, openGate } from './app';
 import { connectEcho, startEchoService } from './ioEcho';
 import { nodeRedisAsIoredis } from './nodeRedisShim';
@@ -27,6 +28,7 @@ const cluster = config.clusterNodes
 const echoService = await startEchoService();
 const echo = await connectEcho(echoService.port);
 const counters = newCounters();
+const allocations = new AllocationSampler();
 let requests = 0;
 let pgRoundTrips = 0;
 // Enough connections that no request waits for one: a transactional handler holds one while it runs.
@@ -81,6 +83,12 @@ process.on('message', (message: ServerRequest) => {
     case 'openGate':
       openGate(counters);
       send({ type: 'gateOpened' });
+      break;
+    case 'startAllocationSampling':
+      void allocations.start().then(() => send({ type: 'allocationSamplingStarted' }));
+      break;
+    case 'stopAllocationSampling':
+      void allocations.stop().then((sample) => send({ type: 'allocationSample', sample }));
       break;
     case 'exit':
       server.closeAllConnections?.();
