@@ -2,7 +2,8 @@
  * `npm run bench:alloc`: what a request allocates on the server, plain tRPC against each store's fresh
  * request, by area and by function, from V8's sampling heap profiler in the server process. Allocation is
  * what feeds the garbage collector, the largest single item of the fresh request's CPU profile; this is
- * how the allocation figures of BENCHMARKS.md were taken. About 40 s.
+ * how the allocation figures of BENCHMARKS.md were taken. Each scenario also gets a window without the sampler
+ * for its server CPU and garbage-collection time per request. About a minute.
  */
 import type { AllocationSample } from './allocationSampler';
 import { runLoad } from './load';
@@ -14,12 +15,17 @@ import { markdownTable } from './table';
 
 const MEASURED_SEC = 5;
 const CONNECTIONS = 64;
-const IDS: Array<Scenario['id']> = ['plain', 'memory-fresh', 'redis-fresh'];
+// plain-io holds each request across 1 ms of I/O with no SDK at all: what that alone does to the collector.
+const IDS: Array<Scenario['id']> = ['plain', 'plain-io', 'memory-fresh', 'redis-fresh'];
 
 interface Measured {
   scenario: Scenario;
   requests: number;
   sample: AllocationSample;
+  /** From a window of its own, without the sampler: server CPU and collection time per request, in µs. */
+  cpuUs: number;
+  gcMinorUs: number;
+  gcOtherUs: number;
 }
 
 const redis = await setUpRedis({ cluster: false });
@@ -36,12 +42,22 @@ try {
         key: scenario.keys === 'fresh' ? 'fresh' : 'none',
       } as const;
       await runLoad({ ...load, durationSec: 2 }); // warm-up: the JIT, the pools
+      const unsampled = await server.stats();
+      await runLoad({ ...load, durationSec: MEASURED_SEC });
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the last collections' entries arrive late
+      const done = await server.stats();
+      const served = done.requests - unsampled.requests;
+      const cost = {
+        cpuUs: (done.cpuUs - unsampled.cpuUs) / served,
+        gcMinorUs: (done.gcMinorUs - unsampled.gcMinorUs) / served,
+        gcOtherUs: (done.gcOtherUs - unsampled.gcOtherUs) / served,
+      };
       const before = await server.stats();
       await server.startAllocationSampling();
       await runLoad({ ...load, durationSec: MEASURED_SEC });
       const sample = await server.stopAllocationSampling();
       const requests = (await server.stats()).requests - before.requests;
-      measured.push({ scenario, requests, sample });
+      measured.push({ scenario, requests, sample, ...cost });
       console.log(
         `${id}: ${requests} requests, ${(sample.totalBytes / requests / 1024).toFixed(1)} KB allocated per request`,
       );
@@ -62,15 +78,24 @@ const perRequest = (m: Measured, pick: (frame: AllocationSample['byFrame'][numbe
 const plain = measured[0]!;
 const plainBytes = plain.sample.totalBytes / plain.requests;
 
-console.log(`\n## Allocated per request on the server (${CONNECTIONS} connections, ${MEASURED_SEC} s each, sampled)\n`);
+console.log(
+  `\n## Allocated per request on the server (${CONNECTIONS} connections, ${MEASURED_SEC} s sampled; CPU and GC from another ${MEASURED_SEC} s without the sampler)\n`,
+);
 console.log(
   markdownTable(
-    ['scenario', 'requests', 'KB/req', 'KB/req over plain'],
+    ['scenario', 'KB/req', 'KB/req over plain', 'server CPU µs/req', 'scavenge µs/req', 'other GC µs/req'],
     measured.map((m) => {
       const bytes = m.sample.totalBytes / m.requests;
-      return [m.scenario.label, String(m.requests), kb(bytes), m === plain ? '' : `+${kb(bytes - plainBytes)}`];
+      return [
+        m.scenario.label,
+        kb(bytes),
+        m === plain ? '' : `+${kb(bytes - plainBytes)}`,
+        m.cpuUs.toFixed(0),
+        m.gcMinorUs.toFixed(1),
+        m.gcOtherUs.toFixed(1),
+      ];
     }),
-    ['l', 'r', 'r', 'r'],
+    ['l', 'r', 'r', 'r', 'r', 'r'],
   ),
 );
 

@@ -27,6 +27,9 @@ export type ServerReply =
       cpuUs: number;
       /** Queries the server's pg clients sent: pg sends one at a time, so each is one round trip. */
       pgRoundTrips: number;
+      /** Time in young-generation collections (scavenges), and in all others, since the server started. */
+      gcMinorUs: number;
+      gcOtherUs: number;
     }
   | { type: 'gateOpened' }
   | { type: 'allocationSamplingStarted' }

@@ -3,6 +3,7 @@
  * do not share one event loop. The runner talks to it over the fork IPC channel (see serverHandle.ts).
  */
 import type { AddressInfo } from 'node:net';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { PostgresStore } from '@trpc-idempotency/postgres';
 import { MemoryStore, RedisStore } from '@trpc-idempotency/server';
@@ -59,6 +60,17 @@ server.on('request', () => {
   requests++;
 });
 
+// Garbage collection time by kind, for bench:alloc (entries arrive a little after each collection).
+let gcMinorUs = 0;
+let gcOtherUs = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+    if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gcMinorUs += entry.duration * 1000;
+    else gcOtherUs += entry.duration * 1000;
+  }
+}).observe({ entryTypes: ['gc'] });
+
 function cpuUs(): number {
   const { user, system } = process.cpuUsage();
   return user + system;
@@ -78,6 +90,8 @@ process.on('message', (message: ServerRequest) => {
         waiting: counters.gate.waiting,
         cpuUs: cpuUs(),
         pgRoundTrips,
+        gcMinorUs,
+        gcOtherUs,
       });
       break;
     case 'openGate':
