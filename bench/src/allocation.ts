@@ -121,7 +121,9 @@ const added = [...last.keys()]
   .sort((a, b) => b.added - a.added)
   .slice(0, 25);
 console.log(
-  `\n## Functions that allocate the most more than plain in "${measured.at(-1)!.scenario.label}", bytes per request\n`,
+  `\n## Functions that allocate the most more than plain in "${measured.at(-1)!.scenario.label}", bytes per request\n\n` +
+    'A function the JIT inlined counts in its caller, and inlining differs between scenarios, so a row can move ' +
+    'between two functions of one library; the area table above does not.\n',
 );
 console.log(
   markdownTable(

@@ -17,13 +17,15 @@ export interface BenchOptions {
   durationSec: number;
 }
 
-const USAGE = `npm run bench -- [--quick] [--only redis-fresh,plain] [--profile] [--skip-stores] [--skip-client] [--json file]
+const USAGE = `npm run bench -- [--quick] [--only redis-fresh,plain] [--rounds n] [--profile] [--skip-stores] [--skip-client] [--json file]
   --quick        smoke check: short runs, < 90 s; exits non-zero when a scenario misbehaves, or when
                  MemoryStore costs more server CPU per request than RedisStore (beyond a noise band)
   --only ids     server scenarios to run: plain, memory-fresh, redis-fresh, redis-fresh-uncoalesced,
                  redis-fresh-node-redis, redis-replay, cluster-fresh, redis-conflict, plain-io,
                  memory-fresh-io, redis-fresh-io, pg-plain-write, pg-fresh, pg-replay, pg-tx-fresh
                  (the pg-* ones need PostgreSQL installed: a private cluster)
+  --rounds n     how many interleaved rounds (default 5; 1 with --quick or --profile): more rounds, a steadier
+                 median on a noisy machine
   --profile      CPU-profile the server during one scenario at 64 connections (the first --only id, default
                  redis-fresh) and summarise the profile
   REDIS_URL      use this Redis instead of starting a private redis-server (the cluster is always private)`;
@@ -39,6 +41,7 @@ export function readOptions(argv: string[]): BenchOptions {
       'skip-stores': { type: 'boolean', default: false },
       'skip-client': { type: 'boolean', default: false },
       json: { type: 'string' },
+      rounds: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -47,6 +50,11 @@ export function readOptions(argv: string[]): BenchOptions {
     process.exit(0);
   }
   const quick = values.quick === true;
+  const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) {
+    console.error(`--rounds must be a positive whole number\n\n${USAGE}`);
+    process.exit(2);
+  }
   return {
     quick,
     only: values.only ? values.only.split(',').map((id) => id.trim()) : [],
@@ -54,7 +62,7 @@ export function readOptions(argv: string[]): BenchOptions {
     skipStores: values['skip-stores'] === true || values.profile === true,
     skipClient: values['skip-client'] === true || values.profile === true,
     json: values.json,
-    rounds: quick || values.profile ? 1 : 5,
+    rounds: rounds ?? (quick || values.profile ? 1 : 5),
     warmupSec: quick ? 0.5 : 1,
     durationSec: quick ? 1 : values.profile ? 10 : 3,
   };
