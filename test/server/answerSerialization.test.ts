@@ -1,5 +1,6 @@
 import { initTRPC } from '@trpc/server';
-import { createIdempotency } from '@trpc-idempotency/server';
+import { defaultTransformer } from '@trpc/server/unstable-core-do-not-import';
+import { createIdempotency, MemoryStore } from '@trpc-idempotency/server';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -110,6 +111,30 @@ describe.each(backends())('the answer to a fresh call, on $name', (backend) => {
     // The serializer option stored it (not counted); the router's transformer answered (counted once).
     expect(counted.orders - before).toBe(1);
     expect(first.data.tags).toEqual(new Set(['gift']));
+  });
+});
+
+describe('the answer with tRPC’s default transformer', () => {
+  it('leaves the router’s config as tRPC made it, and answers as before', async () => {
+    const store = new MemoryStore();
+    const t = initTRPC.context<Context>().create();
+    const router = t.router({
+      order: t.procedure
+        .use(createIdempotency({ store, scope: (ctx: Context) => ctx.user }))
+        .mutation(() => ({ id: 1, tags: ['gift'] })),
+    });
+    const app = await serve(router);
+    try {
+      const raw = await fetch(`${app.url}/order`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-user': 'ann', 'idempotency-key': newKey() },
+        body: '{}',
+      });
+      expect(await raw.json()).toEqual({ result: { data: { id: 1, tags: ['gift'] } } });
+      expect(t._config.transformer).toBe(defaultTransformer);
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import type { CombinedDataTransformer } from '@trpc/server/unstable-core-do-not-import';
+import { type CombinedDataTransformer, defaultTransformer } from '@trpc/server/unstable-core-do-not-import';
 
 /** The part of tRPC's root config (`initTRPC.create()`) that its response serializer reads on every answer. */
 export interface RootConfig {
@@ -77,7 +77,8 @@ const PASSES_RESULT_THROUGH = new Set(['inputValidatorMiddleware']);
 export function answerCacheFor(steps: ProcedureSteps, middleware: unknown): AnswerCache | undefined {
   const config = steps.config;
   const chain = steps.middlewares;
-  if (!config?.transformer || !Array.isArray(chain)) return undefined;
+  // tRPC's default transformer writes a value as it is: there is no second walk to save, and its config is left as tRPC made it.
+  if (!config?.transformer || config.transformer === defaultTransformer || !Array.isArray(chain)) return undefined;
   const position = chain.indexOf(middleware);
   if (position < 0) return undefined;
   for (let index = 0; index < position; index++) {
