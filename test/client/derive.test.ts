@@ -98,9 +98,13 @@ describe("key: 'derive'", () => {
     const input = { item: 'rug', sleepMs: 150 };
     const controller = new AbortController();
     const before = rig.proxy.requests.length;
+    // Both carry the key that derivation gives, known before they start, so that both have joined the sequence
+    // when the first one aborts. A derivation (WebCrypto, on the thread pool) still running at that moment would
+    // leave the sequence with no caller: it is then abandoned, and the second caller starts again (as it should).
+    const context = { idempotencyKey: await derive('dan', input) };
 
-    const leaving = client.orders.create.mutate(input, { signal: controller.signal });
-    const staying = client.orders.create.mutate(input);
+    const leaving = client.orders.create.mutate(input, { signal: controller.signal, context });
+    const staying = client.orders.create.mutate(input, { context });
     await rig.proxy.waitForRequests(before + 1);
     controller.abort();
 
