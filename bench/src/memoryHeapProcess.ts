@@ -25,7 +25,7 @@ const RETENTION_MS = 24 * 60 * 60 * 1000;
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('memoryHeapProcess needs node --expose-gc');
 
-/** The stored text of a success, as encodeOutcome writes it, padded by its note to exactly OUTCOME_BYTES. */
+/** The stored text of a success, as encodeSuccess writes it, padded by its note to exactly OUTCOME_BYTES. */
 function outcomeFor(orderId: number): string {
   const data = (note: string) =>
     JSON.stringify({

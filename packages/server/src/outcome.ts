@@ -19,18 +19,19 @@ export interface StoredError {
 /** An outcome as it is replayed: a success with its data, or a stored error. */
 export type StoredOutcome = { ok: true; data: unknown } | { ok: false; error: StoredError };
 
-/** Writes an outcome as the text the store keeps. */
-export function encodeOutcome(serializer: Serializer, outcome: StoredOutcome): string {
-  if (outcome.ok) {
-    const isUndefined = outcome.data === undefined;
-    return encodeSuccess(isUndefined ? null : serializer.serialize(outcome.data), isUndefined);
-  }
-  return JSON.stringify(outcome);
+/**
+ * Writes a success as the text the store keeps, and returns with it what the serializer made of its data
+ * (`null` when the data was `undefined`), so that the answer need not serialize the data again.
+ */
+export function encodeSuccess(serializer: Serializer, data: unknown): { text: string; serializedData: unknown } {
+  const isUndefined = data === undefined;
+  const serializedData = isUndefined ? null : serializer.serialize(data);
+  return { text: JSON.stringify({ ok: true, data: serializedData, u: isUndefined }), serializedData };
 }
 
-/** Writes a success whose data the serializer has already written (`null` when the data was `undefined`). */
-export function encodeSuccess(serializedData: unknown, isUndefined: boolean): string {
-  return JSON.stringify({ ok: true, data: serializedData, u: isUndefined });
+/** Writes a stored error as the text the store keeps. */
+export function encodeError(error: StoredError): string {
+  return JSON.stringify({ ok: false, error });
 }
 
 /** Reads an outcome back from the store's text (compressed or not). */

@@ -1,7 +1,7 @@
 import type { MiddlewareResult } from '@trpc/server/unstable-core-do-not-import';
 import { compressOutcomeText, utf8Bytes } from './compression.js';
 import { IdempotencyError } from './errors.js';
-import { encodeOutcome, encodeSuccess, type Serializer } from './outcome.js';
+import { encodeError, encodeSuccess, type Serializer } from './outcome.js';
 
 type AnyResult = MiddlewareResult<any>;
 
@@ -99,14 +99,11 @@ export function prepareOutcome(
   let serializedData: unknown;
   try {
     if (result.ok) {
-      const isUndefined = result.data === undefined;
-      serializedData = isUndefined ? null : output.serialize(result.data);
-      text = encodeSuccess(serializedData, isUndefined);
+      const encoded = encodeSuccess(output, result.data);
+      text = encoded.text;
+      serializedData = encoded.serializedData;
     } else {
-      text = encodeOutcome(output, {
-        ok: false,
-        error: { code: result.error.code, message: result.error.message },
-      });
+      text = encodeError({ code: result.error.code, message: result.error.message });
     }
   } catch {
     // An outcome the serializer cannot write cannot be replayed; releasing lets a retry run again
@@ -123,10 +120,7 @@ export function prepareOutcome(
   const message = `The handler ran, but its outcome (${bytes} bytes) is larger than the ${limits.maxOutcomeBytes} bytes the server keeps for a replay.`;
   const error = new IdempotencyError('OUTCOME_TOO_LARGE', message);
   return {
-    stored: encodeOutcome(output, {
-      ok: false,
-      error: { code: error.code, message, idempotency: 'OUTCOME_TOO_LARGE' },
-    }),
+    stored: encodeError({ code: error.code, message, idempotency: 'OUTCOME_TOO_LARGE' }),
     answer: { ok: false, error, marker: result.marker },
     tooLargeBytes: bytes,
   };
