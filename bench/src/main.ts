@@ -63,7 +63,11 @@ try {
         for (const scenario of SCENARIOS) {
           if (options.only.length > 0 && !options.only.includes(scenario.id)) continue;
           if (options.quick && (scenario.experiment || scenario.postgres) && connections === 1) continue;
-          if (options.profile && (scenario.id !== (options.only[0] ?? 'redis-fresh') || connections !== 64)) continue;
+          if (
+            options.profile &&
+            (scenario.id !== (options.only[0] ?? 'redis-fresh') || connections !== options.profileConnections)
+          )
+            continue;
           if (scenario.needsCluster && !redis.clusterNodes) {
             console.log(`skipped ${scenario.id}: no redis-server binary to build a cluster`);
             continue;
@@ -139,7 +143,9 @@ try {
 }
 
 if (cpuProfileDir) {
-  console.log(`\n## CPU profile of the server process (${options.only[0] ?? 'redis-fresh'}, 64 connections)\n`);
+  console.log(
+    `\n## CPU profile of the server process (${options.only[0] ?? 'redis-fresh'}, ${options.profileConnections} connection${options.profileConnections === 1 ? '' : 's'})\n`,
+  );
   console.log(summariseProfile(cpuProfileDir, profiledRequests));
   console.log(`\nRaw profile: ${cpuProfileDir} (open it in Chrome DevTools > Performance).`);
 }

@@ -5,8 +5,10 @@ export interface BenchOptions {
   quick: boolean;
   /** Run only these server scenario ids (all when empty). */
   only: string[];
-  /** Profile the server process during one scenario at 64 connections (the first of `only`, else redis-fresh), and nothing else. */
+  /** Profile the server process during one scenario (the first of `only`, else redis-fresh), and nothing else. */
   profile: boolean;
+  /** The connections of the profiled scenario: 64 unless `--connections 1`. */
+  profileConnections: number;
   skipStores: boolean;
   skipClient: boolean;
   /** Write every figure as JSON here. */
@@ -17,7 +19,7 @@ export interface BenchOptions {
   durationSec: number;
 }
 
-const USAGE = `npm run bench -- [--quick] [--only redis-fresh,plain] [--rounds n] [--profile] [--skip-stores] [--skip-client] [--json file]
+const USAGE = `npm run bench -- [--quick] [--only redis-fresh,plain] [--rounds n] [--profile [--connections 1]] [--skip-stores] [--skip-client] [--json file]
   --quick        smoke check: short runs, < 90 s; exits non-zero when a scenario misbehaves, or when
                  MemoryStore costs more server CPU per request than RedisStore (beyond a noise band)
   --only ids     server scenarios to run: plain, memory-fresh, redis-fresh, redis-fresh-uncoalesced,
@@ -26,8 +28,9 @@ const USAGE = `npm run bench -- [--quick] [--only redis-fresh,plain] [--rounds n
                  (the pg-* ones need PostgreSQL installed: a private cluster)
   --rounds n     how many interleaved rounds (default 5; 1 with --quick or --profile): more rounds, a steadier
                  median on a noisy machine
-  --profile      CPU-profile the server during one scenario at 64 connections (the first --only id, default
+  --profile      CPU-profile the server during one scenario (the first --only id, default
                  redis-fresh) and summarise the profile
+  --connections n  with --profile: profile at n connections (1 or 64; default 64)
   REDIS_URL      use this Redis instead of starting a private redis-server (the cluster is always private)`;
 
 /** Reads the command line. */
@@ -42,6 +45,7 @@ export function readOptions(argv: string[]): BenchOptions {
       'skip-client': { type: 'boolean', default: false },
       json: { type: 'string' },
       rounds: { type: 'string' },
+      connections: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -55,10 +59,20 @@ export function readOptions(argv: string[]): BenchOptions {
     console.error(`--rounds must be a positive whole number\n\n${USAGE}`);
     process.exit(2);
   }
+  const connections = values.connections === undefined ? 64 : Number(values.connections);
+  if (connections !== 1 && connections !== 64) {
+    console.error(`--connections must be 1 or 64, the two the scenarios run at\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.connections !== undefined && values.profile !== true) {
+    console.error(`--connections only applies to --profile\n\n${USAGE}`);
+    process.exit(2);
+  }
   return {
     quick,
     only: values.only ? values.only.split(',').map((id) => id.trim()) : [],
     profile: values.profile === true,
+    profileConnections: connections,
     skipStores: values['skip-stores'] === true || values.profile === true,
     skipClient: values['skip-client'] === true || values.profile === true,
     json: values.json,
