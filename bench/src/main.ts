@@ -48,6 +48,7 @@ let floor: ScriptFloor | undefined;
 let heap: MemoryHeapResult | undefined;
 let profiledRequests: number | undefined;
 const cpuProfileDir = options.profile ? mkdtempSync(join(tmpdir(), 'trpc-idem-bench-prof-')) : undefined;
+const profiledId = options.only[0] ?? 'redis-fresh';
 try {
   const server = await startServer({
     redisUrl: redis.url,
@@ -63,11 +64,7 @@ try {
         for (const scenario of SCENARIOS) {
           if (options.only.length > 0 && !options.only.includes(scenario.id)) continue;
           if (options.quick && (scenario.experiment || scenario.postgres) && connections === 1) continue;
-          if (
-            options.profile &&
-            (scenario.id !== (options.only[0] ?? 'redis-fresh') || connections !== options.profileConnections)
-          )
-            continue;
+          if (options.profile && (scenario.id !== profiledId || connections !== options.profileConnections)) continue;
           if (scenario.needsCluster && !redis.clusterNodes) {
             console.log(`skipped ${scenario.id}: no redis-server binary to build a cluster`);
             continue;
@@ -144,7 +141,7 @@ try {
 
 if (cpuProfileDir) {
   console.log(
-    `\n## CPU profile of the server process (${options.only[0] ?? 'redis-fresh'}, ${options.profileConnections} connection${options.profileConnections === 1 ? '' : 's'})\n`,
+    `\n## CPU profile of the server process (${profiledId}, ${options.profileConnections} connection${options.profileConnections === 1 ? '' : 's'})\n`,
   );
   console.log(summariseProfile(cpuProfileDir, profiledRequests));
   console.log(`\nRaw profile: ${cpuProfileDir} (open it in Chrome DevTools > Performance).`);

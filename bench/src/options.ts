@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { CONNECTIONS } from './scenarios';
 
 /** What one `npm run bench` invocation does. */
 export interface BenchOptions {
@@ -7,8 +8,8 @@ export interface BenchOptions {
   only: string[];
   /** Profile the server process during one scenario (the first of `only`, else redis-fresh), and nothing else. */
   profile: boolean;
-  /** The connections of the profiled scenario: 64 unless `--connections 1`. */
-  profileConnections: number;
+  /** The connections of the profiled scenario: one of the scenarios' own, 64 unless `--connections` says. */
+  profileConnections: (typeof CONNECTIONS)[number];
   skipStores: boolean;
   skipClient: boolean;
   /** Write every figure as JSON here. */
@@ -30,7 +31,8 @@ const USAGE = `npm run bench -- [--quick] [--only redis-fresh,plain] [--rounds n
                  median on a noisy machine
   --profile      CPU-profile the server during one scenario (the first --only id, default
                  redis-fresh) and summarise the profile
-  --connections n  with --profile: profile at n connections (1 or 64; default 64)
+  --connections n
+                 with --profile: profile at n connections (${CONNECTIONS.join(' or ')}; default 64)
   REDIS_URL      use this Redis instead of starting a private redis-server (the cluster is always private)`;
 
 /** Reads the command line. */
@@ -59,9 +61,11 @@ export function readOptions(argv: string[]): BenchOptions {
     console.error(`--rounds must be a positive whole number\n\n${USAGE}`);
     process.exit(2);
   }
-  const connections = values.connections === undefined ? 64 : Number(values.connections);
-  if (connections !== 1 && connections !== 64) {
-    console.error(`--connections must be 1 or 64, the two the scenarios run at\n\n${USAGE}`);
+  const connections = CONNECTIONS.find((count) => String(count) === (values.connections ?? '64'));
+  if (connections === undefined) {
+    console.error(
+      `--connections must be one of ${CONNECTIONS.join(', ')}, the counts the scenarios run at\n\n${USAGE}`,
+    );
     process.exit(2);
   }
   if (values.connections !== undefined && values.profile !== true) {
