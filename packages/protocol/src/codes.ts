@@ -32,11 +32,21 @@ export const IDEMPOTENCY_ERROR_TRPC_CODES = {
 
 /**
  * Why a key was refused as `KEY_INVALID` (docs/protocol.md §1): `format` breaks the character rule,
- * `conflicting` is a request with two different keys, and with server-issued keys `not_issued` is not a
- * key the server issued, `signature` fails its signature (forged, or issued to another scope) and
- * `expired` is past its expiry.
+ * `conflicting` is a request with two different keys, `ambiguous` is a batch whose keys cannot be told
+ * apart (one key for several calls, a malformed batch keys header, or a tRPC without `batchIndex`),
+ * `connection` is a key on a WebSocket's connection request (it would name every mutation of the
+ * connection), and with server-issued keys `not_issued` is not a key the server issued, `signature` fails
+ * its signature (forged, or issued to another scope) and `expired` is past its expiry.
  */
-export const KEY_INVALID_REASONS = ['format', 'conflicting', 'not_issued', 'signature', 'expired'] as const;
+export const KEY_INVALID_REASONS = [
+  'format',
+  'conflicting',
+  'ambiguous',
+  'connection',
+  'not_issued',
+  'signature',
+  'expired',
+] as const;
 
 /** One of {@link KEY_INVALID_REASONS}. */
 export type KeyInvalidReason = (typeof KEY_INVALID_REASONS)[number];

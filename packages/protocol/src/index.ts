@@ -1,3 +1,9 @@
+export {
+  formatBatchKeys,
+  IDEMPOTENCY_BATCH_KEYS_HEADER,
+  type ParsedBatchKeys,
+  parseBatchKeys,
+} from './batchKeys.js';
 export { canonicalJson } from './canonicalJson.js';
 export {
   IDEMPOTENCY_ERROR_CODES,
@@ -9,6 +15,12 @@ export {
   type KeyInvalidReason,
   readIdempotencyErrorData,
 } from './codes.js';
+export {
+  IDEMPOTENCY_ENVELOPE_FIELD,
+  type IdempotencyEnvelope,
+  readEnvelope,
+  wrapInEnvelope,
+} from './envelope.js';
 export { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, LEGACY_IDEMPOTENCY_KEY_HEADER } from './headers.js';
 export {
   isValidIdempotencyKey,
