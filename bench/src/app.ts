@@ -68,7 +68,7 @@ export interface BenchStores {
 export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters, io: () => Promise<void>) {
   const t = initTRPC.context<Context>().create({ transformer: superjson, errorFormatter: idempotencyErrorFormatter });
   const idempotent = (store: IdempotencyStore) =>
-    t.procedure.use(createIdempotency({ store, scope: (ctx: Context) => ctx.user }));
+    t.procedure.use(createIdempotency({ store, scope: (ctx: Context) => ctx.user, serializer: superjson }));
 
   const createOrder = ({ input }: { input: z.infer<typeof orderInput> }) => {
     counters.runs++;
@@ -110,7 +110,14 @@ export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters,
     }),
     pg: idempotent(postgres.store).input(orderInput).mutation(createOrder),
     pgTx: t.procedure
-      .use(createIdempotency({ store: postgres.store, scope: (ctx: Context) => ctx.user, transaction: true }))
+      .use(
+        createIdempotency({
+          store: postgres.store,
+          scope: (ctx: Context) => ctx.user,
+          serializer: superjson,
+          transaction: true,
+        }),
+      )
       .input(orderInput)
       .mutation(async ({ ctx, input }) => {
         await ctx.idempotency.tx.query(insertOrder, orderRow(input, ctx.idempotency.fence));

@@ -18,18 +18,20 @@ const postgres = new PostgresStore({ pool: new pg.Pool() });
 // These checks run in `tsc` (npm run typecheck); each @ts-expect-error fails the build if the error goes away.
 describe('types of transactional completion', () => {
   it('gives the handler the pg client of its transaction as ctx.idempotency.tx', () => {
-    t.procedure.use(createIdempotency({ store: postgres, scope, transaction: true })).mutation(({ ctx }) => {
-      expectTypeOf(ctx.idempotency.tx).toEqualTypeOf<pg.PoolClient>();
-      expectTypeOf(ctx.idempotency.fence).toEqualTypeOf<number>();
-    });
+    t.procedure
+      .use(createIdempotency({ store: postgres, scope, serializer: 'json', transaction: true }))
+      .mutation(({ ctx }) => {
+        expectTypeOf(ctx.idempotency.tx).toEqualTypeOf<pg.PoolClient>();
+        expectTypeOf(ctx.idempotency.fence).toEqualTypeOf<number>();
+      });
   });
 
   it('gives no tx without transaction: true, and a possibly null context with required: false', () => {
-    t.procedure.use(createIdempotency({ store: postgres, scope })).mutation(({ ctx }) => {
+    t.procedure.use(createIdempotency({ store: postgres, scope, serializer: 'json' })).mutation(({ ctx }) => {
       expectTypeOf(ctx.idempotency).toEqualTypeOf<IdempotencyHandlerContext>();
     });
     t.procedure
-      .use(createIdempotency({ store: postgres, scope, transaction: true, required: false }))
+      .use(createIdempotency({ store: postgres, scope, serializer: 'json', transaction: true, required: false }))
       .mutation(({ ctx }) => {
         expectTypeOf(ctx.idempotency?.tx).toEqualTypeOf<pg.PoolClient | undefined>();
       });
@@ -37,7 +39,7 @@ describe('types of transactional completion', () => {
 
   it('refuses transaction: true with a store that has no transactions', () => {
     // @ts-expect-error MemoryStore cannot run the handler in a database transaction
-    const build = () => createIdempotency({ store: new MemoryStore(), scope, transaction: true });
+    const build = () => createIdempotency({ store: new MemoryStore(), scope, serializer: 'json', transaction: true });
     expectTypeOf(build).toBeFunction();
   });
 });

@@ -21,7 +21,7 @@ describe('the fetch adapter (Next.js app router, Hono, Workers)', () => {
   let runs = 0;
   const router = t.router({
     pay: t.procedure
-      .use(createIdempotency({ store: new MemoryStore(), scope: (ctx: Context) => ctx.user }))
+      .use(createIdempotency({ store: new MemoryStore(), scope: (ctx: Context) => ctx.user, serializer: superjson }))
       .input(z.object({ cents: z.number() }))
       .mutation(({ input }) => ({ paid: input.cents, run: ++runs })),
   });

@@ -98,7 +98,12 @@ describe('server-issued keys', () => {
     expect(() => createKeyIssuer({ secret: SECRET, scope: 'everyone' as never })).toThrow(/"scope"/);
     expect(() => createKeyIssuer({ secret: SECRET, scope, ttlMs: 10 })).toThrow(/"ttlMs"/);
     expect(() =>
-      createIdempotency({ store: new MemoryStore(), scope: 'global', issuedKeys: { verify: 'no' } as never }),
+      createIdempotency({
+        store: new MemoryStore(),
+        scope: 'global',
+        serializer: 'json',
+        issuedKeys: { verify: 'no' } as never,
+      }),
     ).toThrow(/"issuedKeys"/);
   });
 });

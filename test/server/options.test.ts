@@ -1,4 +1,5 @@
 import { createIdempotency, type IdempotencyRequestContext, MemoryStore } from '@trpc-idempotency/server';
+import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
 
 const store = new MemoryStore();
@@ -7,9 +8,9 @@ const transactional = { claim() {}, complete() {}, release() {}, renewLease() {}
 const scope = (ctx: IdempotencyRequestContext & { user: string }) => ctx.user;
 
 describe('createIdempotency options', () => {
-  it('builds with only a store and a scope', () => {
-    expect(typeof createIdempotency({ store, scope })).toBe('function');
-    expect(typeof createIdempotency({ store, scope: 'global' })).toBe('function');
+  it('builds with a store, a scope and a serializer', () => {
+    expect(typeof createIdempotency({ store, scope, serializer: 'json' })).toBe('function');
+    expect(typeof createIdempotency({ store, scope: 'global', serializer: superjson })).toBe('function');
   });
 
   it.each([
@@ -44,9 +45,12 @@ describe('createIdempotency options', () => {
       { store: transactional, scope, transaction: true, onStoreError: 'fail-open' },
       /option "transaction" cannot be combined with onStoreError: 'fail-open'/,
     ],
+    [{ store, scope, serializer: undefined }, /option "serializer" is required: give the transformer of initTRPC/],
   ])('names the bad option in %o', (options, message) => {
-    expect(() => createIdempotency(options as any)).toThrow(TypeError);
-    expect(() => createIdempotency(options as any)).toThrow(message);
+    // Every case but the serializer's own gives a valid serializer, so that only its own problem is named.
+    const given = { serializer: 'json', ...options };
+    expect(() => createIdempotency(given as any)).toThrow(TypeError);
+    expect(() => createIdempotency(given as any)).toThrow(message);
   });
 });
 

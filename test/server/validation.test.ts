@@ -46,12 +46,34 @@ describe.each(backends())('a call refused before its handler began, on $name', (
     expect(stored.map((event) => event.handlerBegan)).toEqual([false, false]);
   });
 
-  it('leaves the key unused when a middleware after the idempotency one refuses', async () => {
+  it('leaves the key unused when a middleware before the idempotency one refuses', async () => {
     const key = newKey();
-    const refused = await send('orders.gated', { item: 'pen' }, key);
+    const refused = await send('orders.gatedFirst', { item: 'pen' }, key);
     expect(refused.status).toBe(403);
     expect(app.runsOf('ann', key)).toBe(0);
 
+    const allowed = await send('orders.gatedFirst', { item: 'pen' }, key, { 'x-pass': 'yes' });
+    expect(allowed.status).toBe(200);
+    expect(allowed.data).toEqual({ item: 'pen' });
+    const replayed = await send('orders.gatedFirst', { item: 'pen' }, key, { 'x-pass': 'yes' });
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    expect(app.runsOf('ann', key)).toBe(1);
+  });
+
+  it('counts a middleware after the idempotency one as the handler: its 4xx is stored and replayed', async () => {
+    // tRPC tells a middleware nothing of where the resolver starts, and the SDK writes nothing into tRPC's
+    // procedures to learn it (docs/protocol.md §1c): only tRPC's input-validation failure is told apart.
+    const key = newKey();
+    const refused = await send('orders.gated', { item: 'pen' }, key);
+    expect(refused.status).toBe(403);
+    const again = await send('orders.gated', { item: 'pen' }, key, { 'x-pass': 'yes' });
+    expect(again.status).toBe(403);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(app.runsOf('ann', key)).toBe(0);
+  });
+
+  it('runs a call that passes the gate after the idempotency middleware once, and replays it', async () => {
+    const key = newKey();
     const allowed = await send('orders.gated', { item: 'pen' }, key, { 'x-pass': 'yes' });
     expect(allowed.status).toBe(200);
     expect(allowed.data).toEqual({ item: 'pen' });

@@ -50,7 +50,9 @@ export class Money {
   ) {}
 }
 
-export type TestAppOptions = Omit<IdempotencyOptions<Context>, 'store' | 'scope' | 'required'> & {
+export type TestAppOptions = Omit<IdempotencyOptions<Context>, 'store' | 'scope' | 'serializer' | 'required'> & {
+  /** The middleware's serializer. Default: the router's transformer. */
+  serializer?: IdempotencyOptions<Context>['serializer'];
   store: IdempotencyStore;
   scope?: IdempotencyOptions<Context>['scope'];
   /** The router's transformer. Default superjson. */
@@ -67,16 +69,22 @@ export function buildRouter(
   const idempotency = createIdempotency({
     scope: (ctx: Context) => ctx.user,
     ...options,
+    serializer: options.serializer ?? transformer,
     onEvent: (event) => {
       effects.events.push(event);
       options.onEvent?.(event);
     },
   });
   exposed.drain = idempotency.drain;
-  const optionalIdempotency = createIdempotency({ scope: (ctx: Context) => ctx.user, ...options, required: false });
+  const optionalIdempotency = createIdempotency({
+    scope: (ctx: Context) => ctx.user,
+    ...options,
+    serializer: options.serializer ?? transformer,
+    required: false,
+  });
   const { issuedKeys } = options;
   const idempotentProcedure = t.procedure.use(idempotency);
-  // A middleware after the idempotency one that may refuse before the resolver runs.
+  // A middleware that may refuse before the resolver runs.
   const gate = t.middleware(({ ctx, next }) => {
     if (!ctx.pass) throw new TRPCError({ code: 'FORBIDDEN', message: 'no pass' });
     return next();
@@ -139,6 +147,15 @@ export function buildRouter(
         }),
       gated: idempotentProcedure
         .use(gate)
+        .input(z.object({ item: z.string() }))
+        .mutation(({ ctx, input }) => {
+          count(ctx.user, ctx.idempotency.key);
+          return { item: input.item };
+        }),
+      // The same gate before the idempotency middleware, where refusals belong (docs/protocol.md §2).
+      gatedFirst: t.procedure
+        .use(gate)
+        .use(idempotency)
         .input(z.object({ item: z.string() }))
         .mutation(({ ctx, input }) => {
           count(ctx.user, ctx.idempotency.key);

@@ -55,7 +55,7 @@ const payInput = z.object({
 
 /** Starts the transactional test app on a PostgresStore (or a wrapper of one) and a ledger table. */
 export async function startLedgerApp(
-  options: Omit<IdempotencyOptions<Context>, 'store' | 'scope' | 'transaction' | 'required'> & {
+  options: Omit<IdempotencyOptions<Context>, 'store' | 'scope' | 'serializer' | 'transaction' | 'required'> & {
     store: TransactionalStore<pg.PoolClient>;
     pool: pg.Pool;
     ledger: string;
@@ -70,6 +70,7 @@ export async function startLedgerApp(
     ...rest,
     store,
     scope: (ctx: Context) => ctx.user,
+    serializer: superjson,
     transaction: true,
     onEvent: (event) => events.push(event),
   });

@@ -29,7 +29,7 @@ const PROCESSING_MS = 300;
 export function buildRouter(deps: { store: IdempotencyStore; ledger: Ledger }) {
   const t = initTRPC.context<Context>().create({ transformer: superjson, errorFormatter: idempotencyErrorFormatter });
   const idempotentProcedure = t.procedure.use(
-    createIdempotency({ store: deps.store, scope: (ctx: Context) => ctx.customerId }),
+    createIdempotency({ store: deps.store, scope: (ctx: Context) => ctx.customerId, serializer: superjson }),
   );
   return t.router({
     payments: t.router({

@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
-import type {
-  CombinedDataTransformer,
-  MiddlewareFunction,
-  MiddlewareResult,
-} from '@trpc/server/unstable-core-do-not-import';
-import { IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey } from '@trpc-idempotency/protocol';
+import { IDEMPOTENT_REPLAYED_HEADER, readEnvelope } from '@trpc-idempotency/protocol';
+import { findCallKey } from './callKey.js';
 import { claimOrWait, type SentClaim } from './claim.js';
 import { DRAINING_RETRY_AFTER_MS, DrainGate, type DrainOptions, type DrainReport, type DrainTicket } from './drain.js';
 import { IdempotencyError } from './errors.js';
@@ -15,7 +11,6 @@ import { requireIssuedKey } from './keyIssuer.js';
 import type { LeaseKeeper } from './leaseKeeper.js';
 import { type IdempotencyOptions, type ResolvedIdempotencyOptions, resolveOptions } from './options.js';
 import { decodeOutcome, storedErrorToTRPCError } from './outcome.js';
-import { procedureFacts } from './procedureFacts.js';
 import type { IdempotencyRequest, IdempotencyRequestContext } from './requestContext.js';
 import { inProgressRetryAfterMs } from './retryHint.js';
 import {
@@ -26,6 +21,13 @@ import {
 } from './runUnderLease.js';
 import type { IdempotencyStore, TransactionalStore, TransactionClientOf } from './store/types.js';
 import type { CallTelemetry } from './telemetry/types.js';
+import {
+  type AnyResult,
+  type CombinedDataTransformer,
+  checkTrpcRelease,
+  type MiddlewareFunction,
+  RESULT_MARKER,
+} from './trpcInternals.js';
 
 export type { IdempotencyHandlerContext, TransactionalHandlerContext } from './runUnderLease.js';
 
@@ -58,8 +60,6 @@ export type HandlerContextFor<TStore, TTransaction extends boolean> = TTransacti
   ? TransactionalHandlerContext<TransactionClientOf<TStore>>
   : IdempotencyHandlerContext;
 
-type AnyResult = MiddlewareResult<any>;
-const marker = 'middlewareMarker' as AnyResult['marker'];
 const NEVER_ABORTED = new AbortController().signal;
 const IGNORE_EVENT = (_event: Omit<IdempotencyEvent, 'path' | 'scope' | 'key'>): void => {};
 /** How long a caller is asked to wait when the store is down. */
@@ -92,6 +92,7 @@ export function createIdempotency<
     transaction?: TTransaction;
   } & (TTransaction extends true ? { store: TransactionalStore } : unknown),
 ): IdempotencyMiddleware<TContext, TRequired, HandlerContextFor<TStore, TTransaction>> {
+  checkTrpcRelease();
   const config = resolveOptions(options);
   const telemetry = config.telemetry?.forMiddleware(config.store);
   if (telemetry) config.store = telemetry.instrumentStore(config.store);
@@ -103,13 +104,18 @@ export function createIdempotency<
     batchIndex?: number;
     getRawInput: () => Promise<unknown>;
     signal: AbortSignal | undefined;
-    next: (opts?: { ctx: object }) => Promise<AnyResult>;
+    next: (opts?: { ctx?: object; getRawInput?: () => Promise<unknown> }) => Promise<AnyResult>;
   }): Promise<AnyResult> => {
     if (opts.type !== 'mutation') return opts.next();
-    const request = readRequest(opts.ctx);
-    const parsed = parseIdempotencyKey(...request.keyHeaders);
+    const request = (opts.ctx as Partial<IdempotencyRequestContext> | undefined)?.idempotencyRequest;
+    // A key may come in the input itself (docs/protocol.md §1b); the procedure's parsers get the input inside.
+    const rawInput = await opts.getRawInput();
+    const envelope = readEnvelope(rawInput);
+    const input = envelope ? envelope.input : rawInput;
+    const inner = envelope ? { getRawInput: () => Promise.resolve(input) } : undefined;
+    const parsed = findCallKey({ request, envelopeKey: envelope?.key, batchIndex: opts.batchIndex });
     if (!parsed.ok) {
-      if (parsed.code === 'KEY_MISSING' && !config.required) return opts.next({ ctx: { idempotency: null } });
+      if (parsed.code === 'KEY_MISSING' && !config.required) return opts.next({ ...inner, ctx: { idempotency: null } });
       throw new IdempotencyError(
         parsed.code,
         parsed.message,
@@ -117,10 +123,7 @@ export function createIdempotency<
       );
     }
     if (config.issuedKeys) await requireIssuedKey(config.issuedKeys, parsed.key, opts.ctx);
-    const facts = procedureFacts(request, opts.batchIndex ?? 0);
-    if (!facts) throw misconfigured('ctx.idempotencyRequest carries no tRPC call info');
-    const transformer: CombinedDataTransformer | undefined = config.serializer ?? facts.transformer;
-    if (!transformer) throw misconfigured('the procedure has no transformer and no serializer option was given');
+    const transformer = config.serializer;
     // Most scope functions answer at once; only a promise is awaited.
     const scoped = resolveScope(config, opts.ctx);
     const scope = typeof scoped === 'string' ? scoped : await scoped;
@@ -148,7 +151,7 @@ export function createIdempotency<
     try {
       const recordKey = recordKeyFor(config.namespace, scope, opts.path, parsed.key);
       observed?.record(recordKey);
-      const fingerprint = fingerprintInput(transformer.input, await opts.getRawInput(), {
+      const fingerprint = fingerprintInput(transformer.input, input, {
         limits: config.limits,
         emit,
       });
@@ -160,7 +163,7 @@ export function createIdempotency<
       } catch (error) {
         emit({ type: 'storeError', error });
         if (config.onStoreError === 'fail-open') {
-          const unprotected = { ctx: { idempotency: { key: parsed.key, fence: 0, signal: NEVER_ABORTED } } };
+          const unprotected = { ...inner, ctx: { idempotency: { key: parsed.key, fence: 0, signal: NEVER_ABORTED } } };
           return await (observed ? observed.inSpan(() => opts.next(unprotected)) : opts.next(unprotected));
         }
         setRetryAfter(request, STORE_RETRY_AFTER_MS);
@@ -202,14 +205,14 @@ export function createIdempotency<
               claimSentAt: sent.sentAt,
               key: parsed.key,
               output: transformer.output,
-              facts,
               emit,
               lifecycle,
               transaction: 'transaction' in claim ? claim.transaction : undefined,
-              // Only when the outcome is stored with the router's own transformer, as tRPC answers with it.
-              answers: config.serializer ? undefined : facts.answerCache(middleware),
             },
-            observed ? (nextOpts) => observed.inSpan(() => opts.next(nextOpts)) : opts.next,
+            (ctx) => {
+              const nextOpts = { ...inner, ctx };
+              return observed ? observed.inSpan(() => opts.next(nextOpts)) : opts.next(nextOpts);
+            },
           );
       }
     } finally {
@@ -255,19 +258,6 @@ interface CallInfo {
   key: string;
 }
 
-function readRequest(ctx: unknown): IdempotencyRequest {
-  const request = (ctx as Partial<IdempotencyRequestContext> | undefined)?.idempotencyRequest;
-  if (!request) throw misconfigured('ctx.idempotencyRequest is missing');
-  return request;
-}
-
-function misconfigured(problem: string): TRPCError {
-  return new TRPCError({
-    code: 'INTERNAL_SERVER_ERROR',
-    message: `Idempotency is misconfigured: ${problem}. Spread nodeIdempotencyContext(opts) or fetchIdempotencyContext(opts) into createContext, passing tRPC's options object whole.`,
-  });
-}
-
 function resolveScope<TContext>(config: ResolvedIdempotencyOptions<TContext>, ctx: TContext): string | Promise<string> {
   if (config.scope === 'global') return 'global';
   const scope = config.scope(ctx);
@@ -286,15 +276,20 @@ function scopeName(scope: string | number | null | undefined): string {
   return `scope:${scope}`;
 }
 
-function replay(request: IdempotencyRequest, transformer: CombinedDataTransformer, text: string): AnyResult {
-  if (!request.batched) request.setResponseHeader?.(IDEMPOTENT_REPLAYED_HEADER, 'true');
+function replay(
+  request: IdempotencyRequest | undefined,
+  transformer: CombinedDataTransformer,
+  text: string,
+): AnyResult {
+  if (request && request.callCount <= 1) request.setResponseHeader?.(IDEMPOTENT_REPLAYED_HEADER, 'true');
   const outcome = decodeOutcome(transformer.output, text);
-  if (outcome.ok) return { ok: true, data: outcome.data, marker };
-  return { ok: false, error: storedErrorToTRPCError(outcome.error), marker };
+  if (outcome.ok) return { ok: true, data: outcome.data, marker: RESULT_MARKER };
+  return { ok: false, error: storedErrorToTRPCError(outcome.error), marker: RESULT_MARKER };
 }
 
-function setRetryAfter(request: IdempotencyRequest, retryAfterMs: number): void {
-  if (!request.batched) request.setResponseHeader?.('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+function setRetryAfter(request: IdempotencyRequest | undefined, retryAfterMs: number): void {
+  if (request && request.callCount <= 1)
+    request.setResponseHeader?.('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
 }
 
 function report<TContext>(

@@ -1,13 +1,11 @@
 import { TRPCError } from '@trpc/server';
-import type { MiddlewareResult } from '@trpc/server/unstable-core-do-not-import';
 import { IdempotencyError } from './errors.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
 import type { Holder } from './runUnderLease.js';
 import { endLease } from './settleLease.js';
 import type { PreparedOutcome } from './sizeLimits.js';
 import { type StoreTransaction, StoreUnavailableError } from './store/types.js';
-
-type AnyResult = MiddlewareResult<any>;
+import type { AnyResult } from './trpcInternals.js';
 
 /** How soon a caller whose holder could not commit may ask again: the key is free, or has a newer holder. */
 const AFTER_REFUSED_COMMIT_MS = 100;

@@ -1,4 +1,6 @@
 export {
+  IDEMPOTENCY_BATCH_KEYS_HEADER,
+  IDEMPOTENCY_ENVELOPE_FIELD,
   IDEMPOTENCY_KEY_HEADER,
   IDEMPOTENT_REPLAYED_HEADER,
   type IdempotencyErrorCode,
@@ -33,13 +35,13 @@ export { LeaseLostError, leaseSafetyMarginMs } from './leaseKeeper.js';
 export { type IdempotencyOptions, type ScopeFunction, storeClientErrors } from './options.js';
 export type { Serializer } from './outcome.js';
 export {
+  callerIdempotencyContext,
   type FetchContextOptions,
   fetchIdempotencyContext,
   type IdempotencyRequest,
   type IdempotencyRequestContext,
   type NodeContextOptions,
   nodeIdempotencyContext,
-  type RequestCall,
 } from './requestContext.js';
 export { inProgressRetryAfterMs } from './retryHint.js';
 export { MemoryStore, type MemoryStoreOptions } from './store/memoryStore.js';

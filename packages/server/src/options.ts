@@ -1,15 +1,12 @@
 import type { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
-import {
-  type CombinedDataTransformer,
-  type DataTransformerOptions,
-  getDataTransformer,
-} from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotencyEvent } from './events.js';
 import type { KeyIssuer } from './keyIssuer.js';
+
 import { resolveSizeLimits, type SizeLimitOptions, type SizeLimits } from './sizeLimits.js';
 import { type IdempotencyStore, isTransactionalStore } from './store/types.js';
 import { type IdempotencyTelemetry, telemetryProblem } from './telemetry/types.js';
+import type { CombinedDataTransformer, DataTransformerOptions } from './trpcInternals.js';
 
 /** A function of the request context that says whose key it is: a user, tenant or API key id. */
 export type ScopeFunction<TContext> = (
@@ -41,11 +38,13 @@ export interface IdempotencyOptions<TContext, TStore extends IdempotencyStore = 
   /** Which errors a handler throws are stored and replayed. Default: 4xx, except 408, 429 and 499. */
   shouldStoreError?: (error: TRPCError) => boolean;
   /**
-   * How outcomes and inputs are serialized. Default: the router's own transformer (the one given to
-   * `initTRPC.create({ transformer })`), so types registered with it survive a replay. Give superjson
-   * (its default export or an instance) or any `{ serialize, deserialize }` to use another.
+   * How outcomes and inputs are serialized: the transformer given to `initTRPC.create({ transformer })`
+   * (superjson, its default export or an instance, or any `{ serialize, deserialize }` or tRPC
+   * `{ input, output }` transformer), so that a replay answers as the first call did and types registered
+   * with it survive; `'json'` when the router has no transformer. tRPC does not tell a middleware its
+   * router's transformer, so it is given here, as it is given to the client's links.
    */
-  serializer?: DataTransformerOptions;
+  serializer: DataTransformerOptions | 'json';
   /** Separates the records of several apps that share one store. Default `'default'`. */
   namespace?: string;
   /**
@@ -96,7 +95,7 @@ export interface ResolvedIdempotencyOptions<TContext> {
   onStoreError: 'fail-closed' | 'fail-open';
   shouldStoreError: (error: TRPCError) => boolean;
   /** `undefined` means the router's own transformer, found when a call arrives. */
-  serializer: CombinedDataTransformer | undefined;
+  serializer: CombinedDataTransformer;
   namespace: string;
   onEvent: ((event: IdempotencyEvent) => void) | undefined;
   issuedKeys: KeyIssuer<TContext> | undefined;
@@ -189,10 +188,15 @@ export function resolveOptions<TContext>(
     if (given[name] !== undefined && typeof given[name] !== 'function') bad(name, 'must be a function');
   }
   const serializer = given.serializer;
-  if (serializer !== undefined && !isTransformer(serializer)) {
+  if (serializer === undefined) {
     bad(
       'serializer',
-      'must have serialize and deserialize (superjson itself fits), or be a tRPC { input, output } transformer',
+      "is required: give the transformer of initTRPC.create({ transformer }) (for example superjson), or 'json' when the router has none",
+    );
+  } else if (serializer !== 'json' && !isTransformer(serializer)) {
+    bad(
+      'serializer',
+      "must have serialize and deserialize (superjson itself fits), be a tRPC { input, output } transformer, or be 'json'",
     );
   }
   const issuedKeys = given.issuedKeys;
@@ -227,7 +231,7 @@ export function resolveOptions<TContext>(
     inProgress,
     onStoreError,
     shouldStoreError: given.shouldStoreError ?? storeClientErrors,
-    serializer: serializer === undefined ? undefined : getDataTransformer(serializer),
+    serializer: combinedTransformer(serializer as DataTransformerOptions | 'json'),
     namespace,
     onEvent: given.onEvent,
     issuedKeys,
@@ -253,4 +257,15 @@ function canSerialize(value: unknown): boolean {
 function isTransformer(value: unknown): value is DataTransformerOptions {
   if (canSerialize(value)) return true;
   return isObjectLike(value) && canSerialize(value.input) && canSerialize(value.output);
+}
+
+/** tRPC's own (JSON) behaviour for `'json'`: values go to the wire as they are. */
+const JSON_TRANSFORMER: CombinedDataTransformer = {
+  input: { serialize: (value) => value, deserialize: (value) => value },
+  output: { serialize: (value) => value, deserialize: (value) => value },
+};
+
+function combinedTransformer(serializer: DataTransformerOptions | 'json'): CombinedDataTransformer {
+  if (serializer === 'json') return JSON_TRANSFORMER;
+  return 'input' in serializer ? serializer : { input: serializer, output: serializer };
 }

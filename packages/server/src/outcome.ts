@@ -19,14 +19,10 @@ export interface StoredError {
 /** An outcome as it is replayed: a success with its data, or a stored error. */
 export type StoredOutcome = { ok: true; data: unknown } | { ok: false; error: StoredError };
 
-/**
- * Writes a success as the text the store keeps, and returns with it what the serializer made of its data
- * (`null` when the data was `undefined`), so that the answer need not serialize the data again.
- */
-export function encodeSuccess(serializer: Serializer, data: unknown): { text: string; serializedData: unknown } {
+/** Writes a success as the text the store keeps (`null` data and the `u` flag for `undefined`). */
+export function encodeSuccess(serializer: Serializer, data: unknown): string {
   const isUndefined = data === undefined;
-  const serializedData = isUndefined ? null : serializer.serialize(data);
-  return { text: JSON.stringify({ ok: true, data: serializedData, u: isUndefined }), serializedData };
+  return JSON.stringify({ ok: true, data: isUndefined ? null : serializer.serialize(data), u: isUndefined });
 }
 
 /** Writes a stored error as the text the store keeps. */

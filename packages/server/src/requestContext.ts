@@ -1,16 +1,22 @@
-import { IDEMPOTENCY_KEY_HEADER, LEGACY_IDEMPOTENCY_KEY_HEADER } from '@trpc-idempotency/protocol';
+import {
+  IDEMPOTENCY_BATCH_KEYS_HEADER,
+  IDEMPOTENCY_KEY_HEADER,
+  LEGACY_IDEMPOTENCY_KEY_HEADER,
+} from '@trpc-idempotency/protocol';
 
-/** What the middleware needs to know about the HTTP request, since tRPC middleware never sees headers. */
+/**
+ * What the middleware needs to know about the request a call came in, since tRPC middleware never sees
+ * headers. The context helpers below make it; nothing of tRPC's is kept in it.
+ */
 export interface IdempotencyRequest {
+  /** How the call arrived: over HTTP, on a WebSocket connection, or from a server-side caller. */
+  transport: 'http' | 'ws' | 'caller';
   /** The raw values of `Idempotency-Key` and `X-Idempotency-Key`, as they arrived. */
-  keyHeaders: Array<string | string[] | null | undefined>;
-  /** True when the HTTP request carries more than one call, so its response headers are shared. */
-  batched: boolean;
-  /**
-   * tRPC's description of each call in the request (`info.calls`), by batch index. The middleware finds
-   * the procedure there: its transformer (the default serializer) and the moment its resolver starts.
-   */
-  calls?: readonly RequestCall[];
+  keyHeaders: ReadonlyArray<string | readonly string[] | null | undefined>;
+  /** The raw value of `Idempotency-Batch-Keys`: each keyed call's key by its batch index. */
+  batchKeys?: string | readonly string[] | null;
+  /** How many calls the request carries (more than one: a batch, whose response headers are shared). */
+  callCount: number;
   /** Sets a response header, where the transport allows it. */
   setResponseHeader?: (name: string, value: string) => void;
 }
@@ -20,19 +26,18 @@ export interface IdempotencyRequestContext {
   idempotencyRequest: IdempotencyRequest;
 }
 
-/** One call of `info.calls`, as tRPC's adapters pass it to `createContext`. */
-export interface RequestCall {
-  procedure?: unknown;
-}
-
 interface RequestInfoLike {
-  calls?: readonly RequestCall[];
+  /** tRPC's `info.calls`: only its length is read. */
+  calls?: readonly unknown[];
 }
 
-/** The Node request and response, as `createHTTPServer` and `createHTTPHandler` pass them. */
+/**
+ * The Node request and response, as `createHTTPServer`, `createHTTPHandler` and `applyWSSHandler` pass
+ * them (for a WebSocket, `res` is the socket).
+ */
 export interface NodeContextOptions {
   req: { headers: Record<string, string | string[] | undefined> };
-  res?: { setHeader(name: string, value: string): unknown; headersSent?: boolean };
+  res?: unknown;
   info?: RequestInfoLike;
 }
 
@@ -44,26 +49,32 @@ export interface FetchContextOptions {
 }
 
 /**
- * Reads the idempotency key from a Node HTTP request, for the standalone and Node adapters.
+ * Reads the idempotency key from a Node HTTP request, for the standalone, Node and WebSocket adapters.
+ * On a WebSocket each mutation carries its key in its input (docs/protocol.md §1b); a key header on the
+ * connection request is refused, since it would name every mutation of the connection.
  *
  * @example
  * createHTTPServer({ router, createContext: (opts) => ({ user: auth(opts.req), ...nodeIdempotencyContext(opts) }) });
  */
 export function nodeIdempotencyContext(opts: NodeContextOptions): IdempotencyRequestContext {
   const { req, res } = opts;
+  const headers = req.headers;
+  const upgrade = headers.upgrade;
+  const transport = typeof upgrade === 'string' && upgrade.toLowerCase() === 'websocket' ? 'ws' : 'http';
+  const setHeader = (res as { setHeader?: unknown } | undefined)?.setHeader;
   return {
     idempotencyRequest: {
-      keyHeaders: [
-        req.headers[IDEMPOTENCY_KEY_HEADER.toLowerCase()],
-        req.headers[LEGACY_IDEMPOTENCY_KEY_HEADER.toLowerCase()],
-      ],
-      batched: (opts.info?.calls?.length ?? 1) > 1,
-      calls: opts.info?.calls,
-      setResponseHeader: res
-        ? (name, value) => {
-            if (!res.headersSent) res.setHeader(name, value);
-          }
-        : undefined,
+      transport,
+      keyHeaders: [headers[IDEMPOTENCY_KEY_HEADER.toLowerCase()], headers[LEGACY_IDEMPOTENCY_KEY_HEADER.toLowerCase()]],
+      batchKeys: headers[IDEMPOTENCY_BATCH_KEYS_HEADER.toLowerCase()],
+      callCount: opts.info?.calls?.length ?? 1,
+      setResponseHeader:
+        transport === 'http' && typeof setHeader === 'function'
+          ? (name, value) => {
+              const response = res as { setHeader(name: string, value: string): unknown; headersSent?: boolean };
+              if (!response.headersSent) response.setHeader(name, value);
+            }
+          : undefined,
     },
   };
 }
@@ -78,10 +89,27 @@ export function fetchIdempotencyContext(opts: FetchContextOptions): IdempotencyR
   const { req, resHeaders } = opts;
   return {
     idempotencyRequest: {
+      transport: 'http',
       keyHeaders: [req.headers.get(IDEMPOTENCY_KEY_HEADER), req.headers.get(LEGACY_IDEMPOTENCY_KEY_HEADER)],
-      batched: (opts.info?.calls?.length ?? 1) > 1,
-      calls: opts.info?.calls,
+      batchKeys: req.headers.get(IDEMPOTENCY_BATCH_KEYS_HEADER),
+      callCount: opts.info?.calls?.length ?? 1,
       setResponseHeader: resHeaders ? (name, value) => resHeaders.set(name, value) : undefined,
     },
   };
+}
+
+/**
+ * Gives a server-side call (`createCaller`, `createCallerFactory(router)(ctx)`: server actions, server
+ * components, jobs, tests) its key: spread it into the context you call with. `undefined` gives no key,
+ * so a procedure that requires one answers `KEY_MISSING`.
+ *
+ * @example
+ * // A Next.js server action, given the key the page keeps for this intent:
+ * export async function placeOrder(key: string, item: string) {
+ *   const caller = createCaller({ ...(await createContext()), ...callerIdempotencyContext(key) });
+ *   return caller.orders.create({ item });
+ * }
+ */
+export function callerIdempotencyContext(key: string | null | undefined): IdempotencyRequestContext {
+  return { idempotencyRequest: { transport: 'caller', keyHeaders: [key], callCount: 1 } };
 }

@@ -1,16 +1,12 @@
-import type { MiddlewareResult } from '@trpc/server/unstable-core-do-not-import';
 import type { IdempotencyEvent } from './events.js';
 import { finishTransaction } from './finishTransaction.js';
 import { keepLease, type LeaseKeeper } from './leaseKeeper.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
 import type { Serializer } from './outcome.js';
-import type { ProcedureFacts } from './procedureFacts.js';
 import { endLease } from './settleLease.js';
-import type { AnswerCache } from './sharedOutput.js';
 import { prepareOutcome } from './sizeLimits.js';
 import type { StoreTransaction } from './store/types.js';
-
-type AnyResult = MiddlewareResult<any>;
+import { type AnyResult, isInputValidationFailure } from './trpcInternals.js';
 
 /** What a handler finds in `ctx.idempotency` while it runs an idempotent mutation. */
 export interface IdempotencyHandlerContext {
@@ -49,14 +45,11 @@ export interface Holder {
   claimSentAt: number;
   key: string;
   output: Serializer;
-  facts: ProcedureFacts;
   emit: (event: Omit<IdempotencyEvent, 'path' | 'scope' | 'key'>) => void;
   /** Told when the handler starts and when the lease is settled, for `drain()` and the leases-held gauge. */
   lifecycle?: LeaseLifecycle;
   /** With `transaction: true`: the transaction the handler writes through; the middleware ends it. */
   transaction?: StoreTransaction<unknown>;
-  /** Where tRPC's answer takes the stored serialization of the result, when nothing outside can change it. */
-  answers?: AnswerCache;
 }
 
 /** The steps of a held lease, for those who count leases: a drain, telemetry. */
@@ -72,13 +65,13 @@ export interface LeaseLifecycle {
 /**
  * Runs the rest of the procedure while keeping the lease, then ends the lease with one store call:
  * `complete` with the outcome, or `release` when it must not be replayed. Only an outcome that the
- * handler itself produced is stored: a call that ended before tRPC started the resolver (its input
- * failed validation, or a later middleware refused) releases the key without binding it to this input.
+ * handler may have produced is stored: a call whose input failed tRPC's input parser releases the key
+ * without binding it to this input (docs/protocol.md §2). Middlewares after this one count as the handler.
  */
 export async function runUnderLease<TContext>(
   config: ResolvedIdempotencyOptions<TContext>,
   holder: Holder,
-  next: (opts: { ctx: object }) => Promise<AnyResult>,
+  next: (ctx: { idempotency: IdempotencyHandlerContext }) => Promise<AnyResult>,
 ): Promise<AnyResult> {
   const { recordKey, token, fence, emit, lifecycle } = holder;
   const keeper = keepLease({
@@ -99,13 +92,9 @@ export async function runUnderLease<TContext>(
     },
   };
   if (holder.transaction) handle.tx = holder.transaction.client;
-  let handlerBegan = false;
-  holder.facts.watchHandlerStart(handle, () => {
-    handlerBegan = true;
-  });
   let result: AnyResult;
   try {
-    result = await next({ ctx: { idempotency: handle } });
+    result = await next({ idempotency: handle });
   } catch (error) {
     lifecycle?.done(undefined);
     throw error;
@@ -114,23 +103,16 @@ export async function runUnderLease<TContext>(
   }
 
   lifecycle?.settling();
+  const handlerBegan = result.ok || !isInputValidationFailure(result.error);
   const prepared = handlerBegan
     ? prepareOutcome(config.limits, holder.output, result, config.shouldStoreError)
     : { stored: undefined, answer: result };
   if (prepared.tooLargeBytes !== undefined) emit({ type: 'outcomeTooLarge', fence, bytes: prepared.tooLargeBytes });
   if (holder.transaction) {
-    const answer = await finishTransaction(config, holder, holder.transaction, { result, prepared, handlerBegan });
-    return offerAnswer(holder, answer, prepared.serializedData);
+    return finishTransaction(config, holder, holder.transaction, { result, prepared, handlerBegan });
   }
   // The handler's work is done and cannot be undone: answer with it now. If the store is down,
   // endLease keeps trying for one lease length, so a short outage does not lose this outcome.
   await endLease(config, holder, { outcome: prepared.stored, handlerBegan });
-  return offerAnswer(holder, prepared.answer, prepared.serializedData);
-}
-
-// Offered last, right before the answer goes back to tRPC, so that only the microtasks of this turn lie
-// between the offer and tRPC's serialization of the answer.
-function offerAnswer(holder: Holder, answer: AnyResult, serializedData: unknown): AnyResult {
-  if (holder.answers && answer.ok) holder.answers.offer(answer.data, serializedData);
-  return answer;
+  return prepared.answer;
 }

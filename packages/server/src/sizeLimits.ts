@@ -1,9 +1,7 @@
-import type { MiddlewareResult } from '@trpc/server/unstable-core-do-not-import';
 import { compressOutcomeText, utf8Bytes } from './compression.js';
 import { IdempotencyError } from './errors.js';
 import { encodeError, encodeSuccess, type Serializer } from './outcome.js';
-
-type AnyResult = MiddlewareResult<any>;
+import type { AnyResult } from './trpcInternals.js';
 
 /** 1 MiB: the default bound on a stored outcome and on a keyed input, as idempotency4j and Powertools use. */
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
@@ -77,8 +75,6 @@ export interface PreparedOutcome {
   answer: AnyResult;
   /** The serialized outcome's size, when it was over `maxOutcomeBytes`. */
   tooLargeBytes?: number;
-  /** What the serializer made of a success's data (for the stored text), so the answer need not make it again. */
-  serializedData?: unknown;
 }
 
 /**
@@ -96,12 +92,9 @@ export function prepareOutcome(
 ): PreparedOutcome {
   if (!result.ok && !shouldStoreError(result.error)) return { stored: undefined, answer: result };
   let text: string;
-  let serializedData: unknown;
   try {
     if (result.ok) {
-      const encoded = encodeSuccess(output, result.data);
-      text = encoded.text;
-      serializedData = encoded.serializedData;
+      text = encodeSuccess(output, result.data);
     } else {
       text = encodeError({ code: result.error.code, message: result.error.message });
     }
@@ -112,10 +105,10 @@ export function prepareOutcome(
   }
   const bytes = limits.maxOutcomeBytes === Infinity ? 0 : utf8Bytes(text);
   if (bytes <= limits.maxOutcomeBytes) {
-    return { stored: compressOutcomeText(text, limits.compressAboveBytes), answer: result, serializedData };
+    return { stored: compressOutcomeText(text, limits.compressAboveBytes), answer: result };
   }
   if (limits.onOutcomeTooLarge === 'release') {
-    return { stored: undefined, answer: result, tooLargeBytes: bytes, serializedData };
+    return { stored: undefined, answer: result, tooLargeBytes: bytes };
   }
   const message = `The handler ran, but its outcome (${bytes} bytes) is larger than the ${limits.maxOutcomeBytes} bytes the server keeps for a replay.`;
   const error = new IdempotencyError('OUTCOME_TOO_LARGE', message);

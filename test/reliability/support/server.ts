@@ -102,7 +102,7 @@ const settings = {
     }
   },
 };
-const idempotent = t.procedure.use(createIdempotency({ store, ...settings }));
+const idempotent = t.procedure.use(createIdempotency({ store, serializer: superjson, ...settings }));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const handlerSleepMs = () => {
@@ -138,7 +138,9 @@ const payment = idempotent.input(paymentInput).mutation(async ({ ctx, input, pat
  * fence and has no unique constraint: only the transaction keeps a stale holder's row out.
  */
 function transactionalPayment(tables: { runs: string; ledger: string }) {
-  const procedure = t.procedure.use(createIdempotency({ store: postgres!, ...settings, transaction: true }));
+  const procedure = t.procedure.use(
+    createIdempotency({ store: postgres!, serializer: superjson, ...settings, transaction: true }),
+  );
   return procedure.input(paymentInput).mutation(async ({ ctx, input, path }) => {
     const { fence, tx } = ctx.idempotency;
     await pool!.query(`INSERT INTO ${tables.runs} (intent, fence, pid) VALUES ($1, $2, $3)`, [

@@ -101,7 +101,9 @@ export function buildAppRouter(deps: RouterDeps) {
           ? // PostgreSQL: the payment row and the key's outcome commit in one transaction. A holder that lost
             // its lease cannot commit, so its write is rolled back: no fence check to write.
             t.procedure
-              .use(createIdempotency({ store: payments.store, scope, transaction: true, ...lease }))
+              .use(
+                createIdempotency({ store: payments.store, scope, serializer: superjson, transaction: true, ...lease }),
+              )
               .input(paymentInput)
               .mutation(async ({ ctx, input }) => {
                 const { key, fence, signal, tx } = ctx.idempotency;
@@ -110,7 +112,7 @@ export function buildAppRouter(deps: RouterDeps) {
                 return fromLedger(() => payments.ledger.recordIn(tx, { ...input, key, fence }));
               })
           : t.procedure
-              .use(createIdempotency({ store: payments.store, scope, ...lease }))
+              .use(createIdempotency({ store: payments.store, scope, serializer: superjson, ...lease }))
               .input(paymentInput)
               .mutation(async ({ ctx, input }) => {
                 const { key, fence, signal } = ctx.idempotency;
