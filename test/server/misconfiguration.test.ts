@@ -22,17 +22,18 @@ describe('a server whose context has no idempotency helper, in production mode',
       errorFormatter: idempotencyErrorFormatter,
       isDev: false,
     });
+    // The types ask for ctx.idempotencyRequest; an app that forgot the helper got past them (a cast, plain JS).
     const idempotency = createIdempotency({
       store: new MemoryStore(),
       scope: (ctx: { user: string }) => ctx.user,
       serializer: superjson,
-    } as never);
+    } as never) as never;
     const optional = createIdempotency({
       store: new MemoryStore(),
       scope: (ctx: { user: string }) => ctx.user,
       serializer: superjson,
       required: false,
-    } as never);
+    } as never) as never;
     const router = t.router({
       pay: t.procedure
         .use(idempotency)
@@ -41,7 +42,10 @@ describe('a server whose context has no idempotency helper, in production mode',
       payIfKeyed: t.procedure
         .use(optional)
         .input(z.object({ cents: z.number() }))
-        .mutation(({ ctx }) => ({ run: ++runs, keyed: (ctx as { idempotency: unknown }).idempotency !== null })),
+        .mutation(({ ctx }) => ({
+          run: ++runs,
+          keyed: (ctx as unknown as { idempotency: unknown }).idempotency !== null,
+        })),
       crash: t.procedure.mutation(() => {
         throw new Error('db down');
       }),

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { TRPCError } from '@trpc/server';
 import { IDEMPOTENT_REPLAYED_HEADER, readEnvelope } from '@trpc-idempotency/protocol';
 import { findCallKey } from './callKey.js';
 import { claimOrWait, type SentClaim } from './claim.js';
@@ -7,18 +6,15 @@ import { DRAINING_RETRY_AFTER_MS, DrainGate, type DrainOptions, type DrainReport
 import { IdempotencyError } from './errors.js';
 import type { IdempotencyEvent } from './events.js';
 import { fingerprintInput, recordKeyFor } from './hashing.js';
+import type { LeaseLifecycle } from './holder.js';
 import { requireIssuedKey } from './keyIssuer.js';
 import type { LeaseKeeper } from './leaseKeeper.js';
 import { type IdempotencyOptions, type ResolvedIdempotencyOptions, resolveOptions } from './options.js';
 import { decodeOutcome, storedErrorToTRPCError } from './outcome.js';
 import type { IdempotencyRequest, IdempotencyRequestContext } from './requestContext.js';
 import { inProgressRetryAfterMs } from './retryHint.js';
-import {
-  type IdempotencyHandlerContext,
-  type LeaseLifecycle,
-  runUnderLease,
-  type TransactionalHandlerContext,
-} from './runUnderLease.js';
+import { type IdempotencyHandlerContext, runUnderLease, type TransactionalHandlerContext } from './runUnderLease.js';
+import { resolveScope } from './scope.js';
 import type { IdempotencyStore, TransactionalStore, TransactionClientOf } from './store/types.js';
 import type { CallTelemetry } from './telemetry/types.js';
 import {
@@ -125,7 +121,11 @@ export function createIdempotency<
     if (config.issuedKeys) await requireIssuedKey(config.issuedKeys, parsed.key, opts.ctx);
     const transformer = config.serializer;
     // Most scope functions answer at once; only a promise is awaited.
-    const scoped = resolveScope(config, opts.ctx);
+    const scoped = resolveScope(
+      config.scope,
+      opts.ctx,
+      'This mutation needs a known caller: its idempotency scope is empty.',
+    );
     const scope = typeof scoped === 'string' ? scoped : await scoped;
     const observed = telemetry?.startCall(opts.path);
     // Without telemetry or an onEvent hook nobody listens: no per-request closure then.
@@ -256,24 +256,6 @@ interface CallInfo {
   path: string;
   scope: string;
   key: string;
-}
-
-function resolveScope<TContext>(config: ResolvedIdempotencyOptions<TContext>, ctx: TContext): string | Promise<string> {
-  if (config.scope === 'global') return 'global';
-  const scope = config.scope(ctx);
-  return typeof (scope as PromiseLike<unknown> | null | undefined)?.then === 'function'
-    ? Promise.resolve(scope).then(scopeName)
-    : scopeName(scope as string | number | null | undefined);
-}
-
-function scopeName(scope: string | number | null | undefined): string {
-  if (scope === null || scope === undefined || scope === '') {
-    throw new TRPCError({
-      code: 'UNAUTHORIZED',
-      message: 'This mutation needs a known caller: its idempotency scope is empty.',
-    });
-  }
-  return `scope:${scope}`;
 }
 
 function replay(

@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { IdempotencyError } from './errors.js';
+import type { Holder } from './holder.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
-import type { Holder } from './runUnderLease.js';
 import { endLease } from './settleLease.js';
 import type { PreparedOutcome } from './sizeLimits.js';
 import { type StoreTransaction, StoreUnavailableError } from './store/types.js';

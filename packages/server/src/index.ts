@@ -32,7 +32,7 @@ export {
   type KeyIssuerOptions,
 } from './keyIssuer.js';
 export { LeaseLostError, leaseSafetyMarginMs } from './leaseKeeper.js';
-export { type IdempotencyOptions, type ScopeFunction, storeClientErrors } from './options.js';
+export { type IdempotencyOptions, storeClientErrors } from './options.js';
 export type { Serializer } from './outcome.js';
 export {
   callerIdempotencyContext,
@@ -44,6 +44,7 @@ export {
   nodeIdempotencyContext,
 } from './requestContext.js';
 export { inProgressRetryAfterMs } from './retryHint.js';
+export type { ScopeFunction } from './scope.js';
 export { MemoryStore, type MemoryStoreOptions } from './store/memoryStore.js';
 export { type RedisClient, RedisStore, type RedisStoreOptions } from './store/redisStore.js';
 export {

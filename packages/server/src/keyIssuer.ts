@@ -1,8 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { TRPCError } from '@trpc/server';
 import type { KeyInvalidReason } from '@trpc-idempotency/protocol';
 import { IdempotencyError } from './errors.js';
-import type { ScopeFunction } from './options.js';
+import { resolveScope, type ScopeFunction } from './scope.js';
 
 /** Options of {@link createKeyIssuer}. */
 export interface KeyIssuerOptions<TContext> {
@@ -80,14 +79,7 @@ export function createKeyIssuer<TContext>(options: KeyIssuerOptions<TContext>): 
   const sign = (scopeName: string, expiry: string, nonce: string) =>
     createHmac('sha256', key).update(`${VERSION}\n${scopeName}\n${expiry}\n${nonce}`).digest('base64url');
 
-  const scopeOf = async (ctx: TContext): Promise<string> => {
-    if (scope === 'global') return 'global';
-    const value = await scope(ctx);
-    if (value === null || value === undefined || value === '') {
-      throw new TRPCError({ code: 'UNAUTHORIZED', message: 'An idempotency key is issued only to a known caller.' });
-    }
-    return `scope:${value}`;
-  };
+  const scopeOf = (ctx: TContext) => resolveScope(scope, ctx, 'An idempotency key is issued only to a known caller.');
 
   return {
     async issue({ ctx }) {

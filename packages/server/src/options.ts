@@ -2,16 +2,12 @@ import type { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { IdempotencyEvent } from './events.js';
 import type { KeyIssuer } from './keyIssuer.js';
+import type { ScopeFunction } from './scope.js';
 
 import { resolveSizeLimits, type SizeLimitOptions, type SizeLimits } from './sizeLimits.js';
 import { type IdempotencyStore, isTransactionalStore } from './store/types.js';
 import { type IdempotencyTelemetry, telemetryProblem } from './telemetry/types.js';
 import type { CombinedDataTransformer, DataTransformerOptions } from './trpcInternals.js';
-
-/** A function of the request context that says whose key it is: a user, tenant or API key id. */
-export type ScopeFunction<TContext> = (
-  ctx: TContext,
-) => string | number | null | undefined | Promise<string | number | null | undefined>;
 
 /** Options of {@link createIdempotency}. */
 export interface IdempotencyOptions<TContext, TStore extends IdempotencyStore = IdempotencyStore> {

@@ -1,5 +1,5 @@
+import type { Holder } from './holder.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
-import type { Holder } from './runUnderLease.js';
 
 /** Store clients often take a few seconds to reconnect after a restart, whatever the lease length. */
 const MIN_RETRY_WINDOW_MS = 30_000;
