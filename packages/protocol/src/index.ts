@@ -28,4 +28,18 @@ export {
   type ParsedIdempotencyKey,
   parseIdempotencyKey,
 } from './key.js';
+export {
+  allOf,
+  anything,
+  checkOptions,
+  isBoolean,
+  isFunction,
+  nonEmptyString,
+  numberAbove,
+  type OptionRule,
+  type OptionRules,
+  oneOf,
+  required,
+  wholeNumber,
+} from './options.js';
 export { withoutAliasing } from './withoutAliasing.js';
