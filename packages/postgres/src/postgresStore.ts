@@ -1,3 +1,4 @@
+import { checkOptions, numberAbove, type OptionRules, required } from '@trpc-idempotency/protocol';
 import {
   type ClaimRequest,
   type ClaimResult,
@@ -34,6 +35,17 @@ interface ClaimRow {
   r_held_for_ms: string | null;
 }
 
+const POOL_RULE = 'must be a pg Pool (new Pool({ connectionString }))';
+const POSTGRES_STORE_RULES: OptionRules<PostgresStoreOptions> = {
+  pool: required((value) => {
+    const pool = value as Partial<Pool> | null;
+    return typeof pool?.query === 'function' && typeof pool.connect === 'function' ? undefined : POOL_RULE;
+  }, POOL_RULE),
+  // schemaNames checks the name itself, with the rule spelt out.
+  table: (value) => (typeof value === 'string' ? undefined : 'must be a string'),
+  timeoutMs: numberAbove(0, 'ms'),
+};
+
 /**
  * An idempotency store in PostgreSQL through node-postgres (`pg`), with the semantics of RedisStore and
  * MemoryStore: each call is one statement (one function of the schema), lease expiry and retention are
@@ -57,12 +69,8 @@ export class PostgresStore implements TransactionalStore<PoolClient> {
   #schemaCheck: Promise<void> | undefined;
 
   constructor(options: PostgresStoreOptions) {
-    const pool = options?.pool as Partial<Pool> | undefined;
-    if (typeof pool?.query !== 'function' || typeof pool.connect !== 'function') {
-      throw new TypeError('PostgresStore option "pool" must be a pg Pool (new Pool({ connectionString })).');
-    }
+    checkOptions('new PostgresStore', options, POSTGRES_STORE_RULES);
     const timeoutMs = options.timeoutMs ?? 2000;
-    if (!(timeoutMs > 0)) throw new TypeError('PostgresStore option "timeoutMs" must be a positive number.');
     this.#pool = options.pool;
     this.#names = schemaNames(options.table ?? DEFAULT_TABLE);
     this.#statements = statements(this.#names);

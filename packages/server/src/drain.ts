@@ -1,3 +1,4 @@
+import { checkOptions } from '@trpc-idempotency/protocol';
 import { LeaseLostError } from './leaseKeeper.js';
 import type { IdempotencyStore } from './store/types.js';
 
@@ -201,8 +202,10 @@ export class DrainGate {
 }
 
 async function drainGates(gates: DrainGate[], options: DrainOptions, refusedSoFar: () => number): Promise<DrainReport> {
+  checkOptions('drain', options, {
+    timeoutMs: (value) => (typeof value === 'number' && value >= 0 ? undefined : 'must be a number of ms, 0 or more'),
+  });
   const timeoutMs = options.timeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
-  if (!(timeoutMs >= 0)) throw new TypeError('drain: option "timeoutMs" must be a number of ms, 0 or more.');
   const startedAt = performance.now();
   const refusedBefore = refusedSoFar();
   const parts = await Promise.all(gates.map((gate) => gate.settle(startedAt + timeoutMs)));

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KeyInvalidReason } from '@trpc-idempotency/protocol';
+import { checkOptions, type OptionRules, required, wholeNumber } from '@trpc-idempotency/protocol';
 import { IdempotencyError } from './errors.js';
 import { resolveScope, type ScopeFunction } from './scope.js';
 
@@ -47,6 +48,21 @@ const NONCE_BYTES = 16;
 // `ik1.<expiry, base 36>.<nonce, base64url>.<HMAC-SHA256, base64url>`: 75 visible ASCII characters or so.
 const TOKEN = /^ik1\.([0-9a-z]{1,11})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 
+const SECRET_RULE = 'must be a string or Uint8Array of at least 32 bytes';
+const KEY_ISSUER_RULES: OptionRules<KeyIssuerOptions<unknown>> = {
+  secret: required((value) => {
+    const bytes =
+      typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value instanceof Uint8Array ? value.byteLength : 0;
+    return bytes >= 32 ? undefined : SECRET_RULE;
+  }, SECRET_RULE),
+  scope: required(
+    (value) =>
+      value === 'global' || typeof value === 'function' ? undefined : "must be a function of the context, or 'global'",
+    "must be a function of the context, or 'global'",
+  ),
+  ttlMs: wholeNumber({ min: 1000, unit: 'ms' }),
+};
+
 /**
  * Makes the third source of keys (docs/protocol.md §1): keys the server issues per scope, random, with an
  * expiry, signed with an HMAC secret so that the server verifies them without storing them. Add
@@ -59,21 +75,10 @@ const TOKEN = /^ik1\.([0-9a-z]{1,11})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$
  * const router = t.router({ idempotencyKey: t.procedure.query(keys.issue), pay: idempotentProcedure.mutation(...) });
  */
 export function createKeyIssuer<TContext>(options: KeyIssuerOptions<TContext>): KeyIssuer<TContext> {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('createKeyIssuer(options): options must be an object with a secret and a scope.');
-  }
+  checkOptions('createKeyIssuer', options, KEY_ISSUER_RULES as OptionRules<KeyIssuerOptions<TContext>>);
   const secret = typeof options.secret === 'string' ? Buffer.from(options.secret, 'utf8') : options.secret;
-  if (!(secret instanceof Uint8Array) || secret.byteLength < 32) {
-    throw new TypeError('createKeyIssuer: option "secret" must be a string or Uint8Array of at least 32 bytes.');
-  }
   const { scope } = options;
-  if (scope !== 'global' && typeof scope !== 'function') {
-    throw new TypeError(`createKeyIssuer: option "scope" must be a function of the context, or 'global'.`);
-  }
   const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
-  if (!Number.isInteger(ttlMs) || ttlMs < 1000) {
-    throw new TypeError('createKeyIssuer: option "ttlMs" must be a whole number of ms, 1000 or more.');
-  }
   // A copy, so that a caller who reuses its buffer cannot change the secret afterwards.
   const key = Buffer.from(secret);
   const sign = (scopeName: string, expiry: string, nonce: string) =>

@@ -1,3 +1,4 @@
+import { anything, checkOptions } from '@trpc-idempotency/protocol';
 import { type OpenTelemetryOptions, openTelemetryProblem } from './telemetry/openTelemetryApi.js';
 import { createServerTelemetry } from './telemetry/serverTelemetry.js';
 import type { IdempotencyTelemetry } from './telemetry/types.js';
@@ -25,5 +26,12 @@ export type {
 export function openTelemetry(options: OpenTelemetryOptions): IdempotencyTelemetry {
   const problem = openTelemetryProblem(options);
   if (problem) throw new TypeError(`openTelemetry(options): options ${problem}.`);
+  checkOptions('openTelemetry', options, {
+    api: anything,
+    tracerProvider: (value) =>
+      typeof (value as { getTracer?: unknown } | null)?.getTracer === 'function' ? undefined : 'must have getTracer()',
+    meterProvider: (value) =>
+      typeof (value as { getMeter?: unknown } | null)?.getMeter === 'function' ? undefined : 'must have getMeter()',
+  });
   return { forMiddleware: (store) => createServerTelemetry(options, store) };
 }

@@ -1,10 +1,20 @@
 import type { TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import {
+  checkOptions,
+  isBoolean,
+  isFunction,
+  nonEmptyString,
+  type OptionRules,
+  oneOf,
+  required,
+  wholeNumber,
+} from '@trpc-idempotency/protocol';
 import type { IdempotencyEvent } from './events.js';
 import type { KeyIssuer } from './keyIssuer.js';
 import type { ScopeFunction } from './scope.js';
 
-import { resolveSizeLimits, type SizeLimitOptions, type SizeLimits } from './sizeLimits.js';
+import { SIZE_LIMIT_RULES, type SizeLimitOptions, type SizeLimits, sizeLimits } from './sizeLimits.js';
 import { type IdempotencyStore, isTransactionalStore } from './store/types.js';
 import { type IdempotencyTelemetry, telemetryProblem } from './telemetry/types.js';
 import type { CombinedDataTransformer, DataTransformerOptions } from './trpcInternals.js';
@@ -90,7 +100,6 @@ export interface ResolvedIdempotencyOptions<TContext> {
   inProgress: 'reject' | { waitMs: number };
   onStoreError: 'fail-closed' | 'fail-open';
   shouldStoreError: (error: TRPCError) => boolean;
-  /** `undefined` means the router's own transformer, found when a call arrives. */
   serializer: CombinedDataTransformer;
   namespace: string;
   onEvent: ((event: IdempotencyEvent) => void) | undefined;
@@ -116,122 +125,85 @@ const DEFAULTS = {
   namespace: 'default',
 } as const;
 
-const KNOWN_OPTIONS = new Set([
-  'store',
-  'scope',
-  'retentionMs',
-  'leaseMs',
-  'required',
-  'inProgress',
-  'onStoreError',
-  'shouldStoreError',
-  'serializer',
-  'namespace',
-  'onEvent',
-  'issuedKeys',
-  'transaction',
-  'maxInputBytes',
-  'maxOutcomeBytes',
-  'onOutcomeTooLarge',
-  'compressOutcomes',
-  'telemetry',
-]);
-
+/** The leases a holder can keep: renewed at a third of their length, with the abort margin inside the rest. */
+const MIN_LEASE_MS = 60;
 const STORE_METHODS = ['claim', 'complete', 'release', 'renewLease'] as const;
+const STORE_RULE = 'must be an idempotency store, such as new MemoryStore() or new RedisStore({ redis })';
+const SCOPE_RULE = "must be a function of the context, or 'global' to share one scope on purpose";
+
+const rule = {
+  store: required(
+    (value) =>
+      isObjectLike(value) && STORE_METHODS.every((method) => typeof value[method] === 'function')
+        ? undefined
+        : STORE_RULE,
+    STORE_RULE,
+  ),
+  scope: required((value) => (value === 'global' || typeof value === 'function' ? undefined : SCOPE_RULE), SCOPE_RULE),
+  retentionMs: wholeNumber({ min: 1, unit: 'ms' }),
+  leaseMs: (value: unknown) =>
+    typeof value === 'number' && Number.isInteger(value) && value >= MIN_LEASE_MS
+      ? undefined
+      : `must be a whole number of ms, ${MIN_LEASE_MS} or more: it is renewed at a third of its length, and its signal aborts max(20 ms, lease / 10) before it runs out (got ${String(value)})`,
+  required: isBoolean,
+  inProgress: (value: unknown) =>
+    value === 'reject' || isWaitOption(value)
+      ? undefined
+      : "must be 'reject' or { waitMs: number } with a positive whole waitMs",
+  onStoreError: oneOf(['fail-closed', 'fail-open']),
+  shouldStoreError: isFunction,
+  serializer: required(
+    (value) =>
+      value === 'json' || isTransformer(value)
+        ? undefined
+        : "must have serialize and deserialize (superjson itself fits), be a tRPC { input, output } transformer, or be 'json'",
+    "is required: give the transformer of initTRPC.create({ transformer }) (for example superjson), or 'json' when the router has none",
+  ),
+  namespace: nonEmptyString,
+  onEvent: isFunction,
+  issuedKeys: (value: unknown) =>
+    isObjectLike(value) && typeof value.verify === 'function'
+      ? undefined
+      : 'must be a key issuer made by createKeyIssuer()',
+  transaction: isBoolean,
+  telemetry: (value: unknown) => telemetryProblem(value),
+  ...SIZE_LIMIT_RULES,
+} satisfies OptionRules<IdempotencyOptions<unknown> & SizeLimitOptions>;
 
 /** Checks the options and fills in defaults; bad options throw one `TypeError` that names each of them. */
 export function resolveOptions<TContext>(
   options: IdempotencyOptions<TContext, IdempotencyStore>,
 ): ResolvedIdempotencyOptions<TContext> {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('createIdempotency(options): options must be an object with a store and a scope.');
-  }
-  const problems: string[] = [];
-  const bad = (name: string, rule: string) => problems.push(`option "${name}" ${rule}`);
-  const given = options as IdempotencyOptions<TContext> & Record<string, unknown>;
-
-  const unknown = Object.keys(given).filter((name) => !KNOWN_OPTIONS.has(name));
-  if (unknown.length > 0) {
-    problems.push(`unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((name) => `"${name}"`).join(', ')}`);
-  }
-  const { store, scope } = given;
-  if (!isObjectLike(store) || !STORE_METHODS.every((method) => typeof store[method] === 'function')) {
-    bad('store', 'must be an idempotency store, such as new MemoryStore() or new RedisStore({ redis })');
-  }
-  if (scope !== 'global' && typeof scope !== 'function') {
-    bad('scope', "must be a function of the context, or 'global' to share one scope on purpose");
-  }
-  const leaseMs = given.leaseMs ?? DEFAULTS.leaseMs;
-  if (!Number.isInteger(leaseMs) || leaseMs < 30) bad('leaseMs', 'must be a whole number of ms, 30 or more');
-  const retentionMs = given.retentionMs ?? DEFAULTS.retentionMs;
-  if (!Number.isInteger(retentionMs) || retentionMs <= 0) {
-    bad('retentionMs', 'must be a positive whole number of ms');
-  } else if (Number.isInteger(leaseMs) && retentionMs < 2 * leaseMs) {
+  const given = checkOptions('createIdempotency', options, rule as OptionRules<typeof options>, (given, bad) => {
+    const leaseMs = given.leaseMs ?? DEFAULTS.leaseMs;
+    const retentionMs = given.retentionMs ?? DEFAULTS.retentionMs;
     // A record must outlive any holder that may still run, or a later claim would reuse its fence.
-    bad('retentionMs', `must be at least twice leaseMs (${2 * leaseMs} ms)`);
-  }
-  const required = given.required ?? DEFAULTS.required;
-  if (typeof required !== 'boolean') bad('required', 'must be true or false');
-  const inProgress = given.inProgress ?? DEFAULTS.inProgress;
-  if (inProgress !== 'reject' && !isWaitOption(inProgress)) {
-    bad('inProgress', "must be 'reject' or { waitMs: number } with a positive whole waitMs");
-  }
-  const onStoreError = given.onStoreError ?? DEFAULTS.onStoreError;
-  if (onStoreError !== 'fail-closed' && onStoreError !== 'fail-open') {
-    bad('onStoreError', "must be 'fail-closed' or 'fail-open'");
-  }
-  for (const name of ['shouldStoreError', 'onEvent'] as const) {
-    if (given[name] !== undefined && typeof given[name] !== 'function') bad(name, 'must be a function');
-  }
-  const serializer = given.serializer;
-  if (serializer === undefined) {
-    bad(
-      'serializer',
-      "is required: give the transformer of initTRPC.create({ transformer }) (for example superjson), or 'json' when the router has none",
-    );
-  } else if (serializer !== 'json' && !isTransformer(serializer)) {
-    bad(
-      'serializer',
-      "must have serialize and deserialize (superjson itself fits), be a tRPC { input, output } transformer, or be 'json'",
-    );
-  }
-  const issuedKeys = given.issuedKeys;
-  if (issuedKeys !== undefined && !(isObjectLike(issuedKeys) && typeof issuedKeys.verify === 'function')) {
-    bad('issuedKeys', 'must be a key issuer made by createKeyIssuer()');
-  }
-  const namespace = given.namespace ?? DEFAULTS.namespace;
-  if (typeof namespace !== 'string' || namespace === '') bad('namespace', 'must be a non-empty string');
-  const transaction = given.transaction ?? false;
-  if (typeof transaction !== 'boolean') bad('transaction', 'must be true or false');
-  else if (transaction && isObjectLike(store) && !isTransactionalStore(store as unknown as IdempotencyStore)) {
-    bad('transaction', 'needs a store that runs transactions in your database, such as PostgresStore');
-  } else if (transaction && onStoreError === 'fail-open') {
-    // The handler's transaction lives in the store's database: when the store is down, so is it.
-    bad(
-      'transaction',
-      "cannot be combined with onStoreError: 'fail-open' (the transaction lives in the store's database)",
-    );
-  }
-  const limits = resolveSizeLimits(given as SizeLimitOptions, bad);
-  const telemetryIssue = given.telemetry === undefined ? undefined : telemetryProblem(given.telemetry);
-  if (telemetryIssue) bad('telemetry', telemetryIssue);
-
-  if (problems.length > 0) throw new TypeError(`createIdempotency: ${problems.join('; ')}.`);
+    if (retentionMs < 2 * leaseMs) bad('retentionMs', `must be at least twice leaseMs (${2 * leaseMs} ms)`);
+    if (given.transaction === true && !isTransactionalStore(given.store)) {
+      bad('transaction', 'needs a store that runs transactions in your database, such as PostgresStore');
+    } else if (given.transaction === true && given.onStoreError === 'fail-open') {
+      // The handler's transaction lives in the store's database: when the store is down, so is it.
+      bad(
+        'transaction',
+        "cannot be combined with onStoreError: 'fail-open' (the transaction lives in the store's database)",
+      );
+    }
+  });
   return {
-    store,
-    transaction,
-    scope,
-    retentionMs,
-    leaseMs,
-    required,
-    inProgress,
-    onStoreError,
+    store: given.store,
+    transaction: given.transaction ?? false,
+    scope: given.scope,
+    retentionMs: given.retentionMs ?? DEFAULTS.retentionMs,
+    leaseMs: given.leaseMs ?? DEFAULTS.leaseMs,
+    required: given.required ?? DEFAULTS.required,
+    inProgress: given.inProgress ?? DEFAULTS.inProgress,
+    onStoreError: given.onStoreError ?? DEFAULTS.onStoreError,
     shouldStoreError: given.shouldStoreError ?? storeClientErrors,
-    serializer: combinedTransformer(serializer as DataTransformerOptions | 'json'),
-    namespace,
+    serializer: combinedTransformer(given.serializer),
+    namespace: given.namespace ?? DEFAULTS.namespace,
     onEvent: given.onEvent,
-    issuedKeys,
-    limits,
+    issuedKeys: given.issuedKeys,
+    limits: sizeLimits(given as SizeLimitOptions),
     telemetry: given.telemetry,
   };
 }

@@ -1,3 +1,4 @@
+import { type OptionRules, oneOf } from '@trpc-idempotency/protocol';
 import { compressOutcomeText, utf8Bytes } from './compression.js';
 import { IdempotencyError } from './errors.js';
 import { encodeError, encodeSuccess, type Serializer } from './outcome.js';
@@ -28,26 +29,33 @@ export interface SizeLimitOptions {
 }
 
 const isLimit = (value: unknown) => value === Infinity || (Number.isInteger(value) && (value as number) > 0);
+const LIMIT_RULE = 'must be a positive whole number of bytes, or Infinity';
 
-/** Checks the size options in the style of `resolveOptions`: each bad one is reported through `bad`. */
-export function resolveSizeLimits(given: SizeLimitOptions, bad: (name: string, rule: string) => void): SizeLimits {
-  const maxInputBytes = given.maxInputBytes ?? DEFAULT_MAX_BYTES;
-  if (!isLimit(maxInputBytes)) bad('maxInputBytes', 'must be a positive whole number of bytes, or Infinity');
-  const maxOutcomeBytes = given.maxOutcomeBytes ?? DEFAULT_MAX_BYTES;
-  if (!isLimit(maxOutcomeBytes)) bad('maxOutcomeBytes', 'must be a positive whole number of bytes, or Infinity');
-  const onOutcomeTooLarge = given.onOutcomeTooLarge ?? 'error';
-  if (onOutcomeTooLarge !== 'error' && onOutcomeTooLarge !== 'release') {
-    bad('onOutcomeTooLarge', "must be 'error' or 'release'");
-  }
+/** The rules of the size options, for `createIdempotency`'s option check. */
+export const SIZE_LIMIT_RULES = {
+  maxInputBytes: (value: unknown) => (isLimit(value) ? undefined : LIMIT_RULE),
+  maxOutcomeBytes: (value: unknown) => (isLimit(value) ? undefined : LIMIT_RULE),
+  onOutcomeTooLarge: oneOf(['error', 'release']),
+  compressOutcomes: (value: unknown) =>
+    typeof value === 'boolean' ||
+    (typeof value === 'object' &&
+      value !== null &&
+      Object.keys(value).every((name) => name === 'aboveBytes') &&
+      isLimit((value as { aboveBytes?: unknown }).aboveBytes))
+      ? undefined
+      : 'must be true, false or { aboveBytes } with a positive whole number of bytes',
+} satisfies OptionRules<SizeLimitOptions>;
+
+/** The size options with their defaults, once {@link SIZE_LIMIT_RULES} passed. */
+export function sizeLimits(given: SizeLimitOptions): SizeLimits {
   const compress = given.compressOutcomes ?? false;
-  let compressAboveBytes = Infinity;
-  if (compress === true) compressAboveBytes = DEFAULT_COMPRESS_ABOVE_BYTES;
-  else if (typeof compress === 'object' && compress !== null && isLimit(compress.aboveBytes)) {
-    compressAboveBytes = compress.aboveBytes;
-  } else if (compress !== false) {
-    bad('compressOutcomes', 'must be true, false or { aboveBytes } with a positive whole number of bytes');
-  }
-  return { maxInputBytes, maxOutcomeBytes, onOutcomeTooLarge, compressAboveBytes };
+  return {
+    maxInputBytes: given.maxInputBytes ?? DEFAULT_MAX_BYTES,
+    maxOutcomeBytes: given.maxOutcomeBytes ?? DEFAULT_MAX_BYTES,
+    onOutcomeTooLarge: given.onOutcomeTooLarge ?? 'error',
+    compressAboveBytes:
+      compress === false ? Infinity : compress === true ? DEFAULT_COMPRESS_ABOVE_BYTES : compress.aboveBytes,
+  };
 }
 
 /** Refuses a keyed input larger than the limit (413 `INPUT_TOO_LARGE`), before anything reaches the store. */

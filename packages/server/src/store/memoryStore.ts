@@ -1,3 +1,4 @@
+import { checkOptions, isFunction, wholeNumber } from '@trpc-idempotency/protocol';
 import {
   compactId,
   compactRecordKey,
@@ -47,6 +48,11 @@ export class MemoryStore implements IdempotencyStore {
   #sweepCursor: Iterator<[string, string]> | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
+    checkOptions('new MemoryStore', options, {
+      sweepIntervalMs: wholeNumber({ min: 1, unit: 'ms' }),
+      sweepBatchSize: wholeNumber({ min: 1 }),
+      now: isFunction,
+    });
     this.#now = options.now ?? (() => performance.now());
     this.#sweepBatchSize = options.sweepBatchSize ?? 10_000;
     this.#sweeper = setInterval(() => this.#sweepSlice(), options.sweepIntervalMs ?? 1000);

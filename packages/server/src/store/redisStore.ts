@@ -1,3 +1,4 @@
+import { checkOptions, isBoolean, numberAbove, type OptionRules, required } from '@trpc-idempotency/protocol';
 import { DeadlineQueue } from './deadlineQueue.js';
 import { CLAIM_SCRIPT, COMPLETE_SCRIPT, RELEASE_SCRIPT, RENEW_LEASE_SCRIPT } from './redisScripts.js';
 import {
@@ -76,6 +77,32 @@ function redisKind(redis: RedisClient): RedisStore['kind'] {
   return 'redis';
 }
 
+const REDIS_STORE_RULES: OptionRules<RedisStoreOptions> = {
+  redis: required(
+    (value) =>
+      typeof (value as { defineCommand?: unknown } | null)?.defineCommand === 'function'
+        ? undefined
+        : 'must be an ioredis Redis or Cluster',
+    'is required: an ioredis Redis or Cluster (new Redis(process.env.REDIS_URL))',
+  ),
+  prefix: (value) =>
+    typeof value !== 'string' ? 'must be a string' : /[{}]/.test(value) ? 'must not contain braces' : undefined,
+  timeoutMs: numberAbove(0, 'ms'),
+  waitForReplicas: (value) => {
+    const wait = value as { replicas?: unknown; timeoutMs?: unknown } | null;
+    const ok =
+      typeof wait === 'object' &&
+      wait !== null &&
+      Object.keys(wait).every((name) => name === 'replicas' || name === 'timeoutMs') &&
+      Number.isInteger(wait.replicas) &&
+      (wait.replicas as number) > 0 &&
+      typeof wait.timeoutMs === 'number' &&
+      wait.timeoutMs > 0;
+    return ok ? undefined : 'needs a positive integer replicas and timeoutMs: { replicas: 1, timeoutMs: 50 }';
+  },
+  coalesceWrites: isBoolean,
+};
+
 const UNREACHABLE_STATES = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
 
 /**
@@ -98,10 +125,9 @@ export class RedisStore implements IdempotencyStore {
   readonly #waitForReplicas: { replicas: number; timeoutMs: number } | undefined;
 
   constructor(options: RedisStoreOptions) {
+    checkOptions('new RedisStore', options, REDIS_STORE_RULES);
     const prefix = options.prefix ?? 'idem:';
-    if (/[{}]/.test(prefix)) throw new TypeError('RedisStore option "prefix" must not contain braces.');
     const timeoutMs = options.timeoutMs ?? 1000;
-    if (!(timeoutMs > 0)) throw new TypeError('RedisStore option "timeoutMs" must be a positive number.');
     const redis = options.redis as RedisClient & IdempotencyCommands;
     redis.defineCommand('trpcIdempotencyClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
     redis.defineCommand('trpcIdempotencyComplete', { numberOfKeys: 1, lua: COMPLETE_SCRIPT });
@@ -111,9 +137,6 @@ export class RedisStore implements IdempotencyStore {
     this.#prefix = prefix;
     this.kind = redisKind(redis);
     const wait = options.waitForReplicas;
-    if (wait && !(Number.isInteger(wait.replicas) && wait.replicas > 0 && wait.timeoutMs > 0)) {
-      throw new TypeError('RedisStore option "waitForReplicas" needs a positive integer replicas and timeoutMs.');
-    }
     this.#waitForReplicas = wait;
     this.#timeoutMs = timeoutMs + (wait?.timeoutMs ?? 0);
     this.#deadlines = new DeadlineQueue(this.#timeoutMs);
