@@ -9,6 +9,7 @@ export const IDEMPOTENCY_ERROR_CODES = [
   'IN_PROGRESS',
   'PAYLOAD_MISMATCH',
   'STORE_UNAVAILABLE',
+  'STORE_FULL',
   'INPUT_TOO_LARGE',
   'OUTCOME_TOO_LARGE',
   'SERVER_DRAINING',
@@ -24,6 +25,8 @@ export const IDEMPOTENCY_ERROR_TRPC_CODES = {
   IN_PROGRESS: { trpcCode: 'CONFLICT', httpStatus: 409 },
   PAYLOAD_MISMATCH: { trpcCode: 'UNPROCESSABLE_CONTENT', httpStatus: 422 },
   STORE_UNAVAILABLE: { trpcCode: 'SERVICE_UNAVAILABLE', httpStatus: 503 },
+  // A bounded store at its bound: nothing is evicted to make room, so new intents wait for retention to free space.
+  STORE_FULL: { trpcCode: 'SERVICE_UNAVAILABLE', httpStatus: 503 },
   INPUT_TOO_LARGE: { trpcCode: 'PAYLOAD_TOO_LARGE', httpStatus: 413 },
   // The handler ran; its outcome was too large to keep, so this error is stored and replayed in its place.
   OUTCOME_TOO_LARGE: { trpcCode: 'INTERNAL_SERVER_ERROR', httpStatus: 500 },
@@ -54,7 +57,7 @@ export type KeyInvalidReason = (typeof KEY_INVALID_REASONS)[number];
 /** What the server's error formatter puts into `error.data.idempotency`. */
 export interface IdempotencyErrorData {
   code: IdempotencyErrorCode;
-  /** How long to wait before retrying, for `IN_PROGRESS`, `STORE_UNAVAILABLE` and `SERVER_DRAINING`. */
+  /** How long to wait before retrying, for `IN_PROGRESS`, `STORE_UNAVAILABLE`, `STORE_FULL` and `SERVER_DRAINING`. */
   retryAfterMs?: number;
   /** Why the key was refused, for `KEY_INVALID`. */
   reason?: KeyInvalidReason;

@@ -15,7 +15,12 @@ import type { IdempotencyRequest, IdempotencyRequestContext } from './requestCon
 import { inProgressRetryAfterMs } from './retryHint.js';
 import { type IdempotencyHandlerContext, runUnderLease, type TransactionalHandlerContext } from './runUnderLease.js';
 import { resolveScope } from './scope.js';
-import type { IdempotencyStore, TransactionalStore, TransactionClientOf } from './store/types.js';
+import {
+  type IdempotencyStore,
+  StoreFullError,
+  type TransactionalStore,
+  type TransactionClientOf,
+} from './store/types.js';
 import type { CallTelemetry } from './telemetry/types.js';
 import {
   type AnyResult,
@@ -161,6 +166,14 @@ export function createIdempotency<
       try {
         sent = await claimOrWait(config, { recordKey, fingerprint, token, signal: opts.signal });
       } catch (error) {
+        if (error instanceof StoreFullError) {
+          // A full store answers; it refuses to forget. fail-open is for a store that cannot be reached, not this.
+          emit({ type: 'storeFull', retryAfterMs: error.retryAfterMs });
+          setRetryAfter(request, error.retryAfterMs);
+          throw new IdempotencyError('STORE_FULL', 'The idempotency store is full; retry later.', {
+            retryAfterMs: error.retryAfterMs,
+          });
+        }
         emit({ type: 'storeError', error });
         if (config.onStoreError === 'fail-open') {
           const unprotected = { ...inner, ctx: { idempotency: { key: parsed.key, fence: 0, signal: NEVER_ABORTED } } };

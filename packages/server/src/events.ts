@@ -1,6 +1,6 @@
 /**
  * The moments the middleware reports to `onEvent`. `draining`: refused with 503 `SERVER_DRAINING` during a
- * drain; `inputTooLarge`: refused with 413 before the claim; `outcomeTooLarge`: the handler's outcome was over
+ * drain; `storeFull`: refused with 503 `STORE_FULL` by a store at its bound; `inputTooLarge`: refused with 413 before the claim; `outcomeTooLarge`: the handler's outcome was over
  * `maxOutcomeBytes` (then `completed` with `OUTCOME_TOO_LARGE` stored, or `released`, follows).
  */
 export type IdempotencyEventType =
@@ -12,6 +12,7 @@ export type IdempotencyEventType =
   | 'released'
   | 'leaseLost'
   | 'storeError'
+  | 'storeFull'
   | 'draining'
   | 'inputTooLarge'
   | 'outcomeTooLarge';
@@ -27,7 +28,7 @@ export interface IdempotencyEvent {
   key: string;
   /** The fence of this holder's claim, once claimed. */
   fence?: number;
-  /** How long the caller was told to wait, for `conflict` and `draining`. */
+  /** How long the caller was told to wait, for `conflict`, `storeFull` and `draining`. */
   retryAfterMs?: number;
   /**
    * With `inProgress: { waitMs }`: how long the server waited for another holder before this answer, for

@@ -60,6 +60,7 @@ export {
   type RecordState,
   type ReleaseRequest,
   type RenewLeaseRequest,
+  StoreFullError,
   type StoreTransaction,
   StoreUnavailableError,
   type TransactionalClaimResult,

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { checkOptions, isFunction, wholeNumber } from '@trpc-idempotency/protocol';
 import {
   compactId,
@@ -7,13 +8,14 @@ import {
   readMemoryRecord,
   writeMemoryRecord,
 } from './memoryRecord.js';
-import type {
-  ClaimRequest,
-  ClaimResult,
-  CompleteRequest,
-  IdempotencyStore,
-  ReleaseRequest,
-  RenewLeaseRequest,
+import {
+  type ClaimRequest,
+  type ClaimResult,
+  type CompleteRequest,
+  type IdempotencyStore,
+  type ReleaseRequest,
+  type RenewLeaseRequest,
+  StoreFullError,
 } from './types.js';
 
 /** Options of {@link MemoryStore}. */
@@ -28,7 +30,30 @@ export interface MemoryStoreOptions {
   sweepBatchSize?: number;
   /** The clock, in ms. Default: a monotonic clock, so wall-clock jumps never expire a lease early. */
   now?: () => number;
+  /**
+   * The most memory the records may take, in bytes (counted as each record's text and a measured fixed
+   * cost per record, within a few percent of the heap it takes). At the bound a claim of a new key is
+   * refused with 503 `STORE_FULL`: no live or completed record is evicted before its retention, so no
+   * intent can run twice for want of room. Records already held still complete, so the count may pass
+   * the bound by the outcomes of the leases in flight. Default: a quarter of V8's heap limit.
+   */
+  maxBytes?: number;
 }
+
+/** What a {@link MemoryStore} holds, against its bound. */
+export interface MemoryStoreUsage {
+  records: number;
+  bytes: number;
+  maxBytes: number;
+}
+
+/**
+ * Heap bytes per record beyond its text: the Map entry, the key and the string headers. Measured with
+ * the bench's heap reading (about 380 bytes per record with 200-byte outcomes, whose text is about 260).
+ */
+const RECORD_OVERHEAD_BYTES = 120;
+/** When a full store may have room again: the timed sweep runs every second by default. */
+const FULL_RETRY_AFTER_MS = 1000;
 
 /**
  * An idempotency store in this process's memory, with the same semantics as the Redis store:
@@ -45,6 +70,8 @@ export class MemoryStore implements IdempotencyStore {
   readonly #now: () => number;
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #sweepBatchSize: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
   #sweepCursor: Iterator<[string, string]> | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -52,7 +79,9 @@ export class MemoryStore implements IdempotencyStore {
       sweepIntervalMs: wholeNumber({ min: 1, unit: 'ms' }),
       sweepBatchSize: wholeNumber({ min: 1 }),
       now: isFunction,
+      maxBytes: wholeNumber({ min: 1024, unit: 'bytes' }),
     });
+    this.#maxBytes = options.maxBytes ?? Math.floor(getHeapStatistics().heap_size_limit / 4);
     this.#now = options.now ?? (() => performance.now());
     this.#sweepBatchSize = options.sweepBatchSize ?? 10_000;
     this.#sweeper = setInterval(() => this.#sweepSlice(), options.sweepIntervalMs ?? 1000);
@@ -62,6 +91,11 @@ export class MemoryStore implements IdempotencyStore {
   /** How many records are held now, expired ones not yet swept included. */
   get size(): number {
     return this.#records.size;
+  }
+
+  /** The records held, the bytes they take and the bound, for telemetry (docs/observability.md). */
+  usage(): MemoryStoreUsage {
+    return { records: this.#records.size, bytes: this.#bytes, maxBytes: this.#maxBytes };
   }
 
   claim({ recordKey, fingerprint, token, leaseMs, retentionMs }: ClaimRequest): Promise<ClaimResult> {
@@ -88,10 +122,22 @@ export class MemoryStore implements IdempotencyStore {
       // A lease that ran out may have run the handler; a released record says whether one did.
       inputBound = record.state === 'in_progress' || record.inputBound;
     }
+    if (!record && this.#bytes >= this.#maxBytes) {
+      // Room is made only by retention ending, never by evicting a record that may still be needed.
+      this.#sweepSlice();
+      if (this.#bytes >= this.#maxBytes) {
+        return Promise.reject(
+          new StoreFullError(
+            `MemoryStore is at its bound (${this.#bytes} of ${this.#maxBytes} bytes); new keys wait for retention to free room.`,
+            FULL_RETRY_AFTER_MS,
+          ),
+        );
+      }
+    }
     const fence = (record?.fence ?? 0) + 1;
     // Deleted first so that Map order stays claim order, which the sweep walks.
-    this.#records.delete(name);
-    this.#records.set(
+    this.#remove(name);
+    this.#put(
       name,
       writeMemoryRecord({
         state: 'in_progress',
@@ -118,7 +164,7 @@ export class MemoryStore implements IdempotencyStore {
     record.state = 'completed';
     record.outcome = outcome;
     record.expiresAt = now + retentionMs;
-    this.#records.set(name, writeMemoryRecord(record));
+    this.#put(name, writeMemoryRecord(record));
     return true;
   }
 
@@ -131,7 +177,7 @@ export class MemoryStore implements IdempotencyStore {
     // The record stays, without a lease, so that the fence keeps growing across holders.
     record.state = 'released';
     if (handlerBegan) record.inputBound = true;
-    this.#records.set(name, writeMemoryRecord(record));
+    this.#put(name, writeMemoryRecord(record));
     return true;
   }
 
@@ -143,7 +189,7 @@ export class MemoryStore implements IdempotencyStore {
     record.leaseExpiresAt = now + leaseMs;
     // The record must outlive the lease, or the next claim would start the fence again at 1.
     record.expiresAt = Math.max(record.expiresAt, now + retentionMs);
-    this.#records.set(name, writeMemoryRecord(record));
+    this.#put(name, writeMemoryRecord(record));
     return true;
   }
 
@@ -151,7 +197,7 @@ export class MemoryStore implements IdempotencyStore {
   sweep(): void {
     const now = this.#now();
     for (const [name, record] of this.#records) {
-      if (memoryRecordExpiresAt(record) <= now) this.#records.delete(name);
+      if (memoryRecordExpiresAt(record) <= now) this.#remove(name);
     }
   }
 
@@ -166,7 +212,7 @@ export class MemoryStore implements IdempotencyStore {
         return;
       }
       const [name, record] = next.value;
-      if (memoryRecordExpiresAt(record) <= now) this.#records.delete(name);
+      if (memoryRecordExpiresAt(record) <= now) this.#remove(name);
     }
   }
 
@@ -180,11 +226,29 @@ export class MemoryStore implements IdempotencyStore {
     if (text === undefined) return undefined;
     const record = readMemoryRecord(text);
     if (record.expiresAt <= now) {
-      this.#records.delete(name);
+      this.#remove(name);
       return undefined;
     }
     return record;
   }
+
+  /** Sets a record's text, keeping the byte count. */
+  #put(name: string, text: string): void {
+    const old = this.#records.get(name);
+    this.#bytes += recordBytes(name, text) - (old === undefined ? 0 : recordBytes(name, old));
+    this.#records.set(name, text);
+  }
+
+  #remove(name: string): void {
+    const old = this.#records.get(name);
+    if (old === undefined) return;
+    this.#bytes -= recordBytes(name, old);
+    this.#records.delete(name);
+  }
+}
+
+function recordBytes(name: string, text: string): number {
+  return RECORD_OVERHEAD_BYTES + name.length + text.length;
 }
 
 let answersDue: Array<{ resolve: (result: ClaimResult) => void; result: ClaimResult }> = [];

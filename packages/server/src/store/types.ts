@@ -88,6 +88,11 @@ export interface RenewLeaseRequest extends LeaseRequest {
  * so a holder that lost its lease can never overwrite a newer holder's outcome.
  * Each method must be safe to run twice with the same arguments, since a client library may
  * resend a command after a reconnect.
+ *
+ * A store never forgets a live or completed record to make room (docs/protocol.md §3): a bounded store at
+ * its bound rejects `claim` of a new key with a {@link StoreFullError}, and a store that cannot write
+ * (out of memory, read-only, disk full) rejects with a {@link StoreUnavailableError} or its own error.
+ * Completions, releases and renewals of records it holds are never refused for lack of room.
  */
 export interface IdempotencyStore {
   /** What kind of store it is (`memory`, `redis`, ...), for telemetry. Optional for stores of your own. */
@@ -152,4 +157,19 @@ export function isTransactionalStore(store: IdempotencyStore): store is Transact
 /** Thrown by a store that cannot be reached, or did not answer in time. */
 export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
+}
+
+/**
+ * Thrown by `claim` of a store at its bound, for a key it holds no record of: it refuses the new record
+ * rather than evict a live or completed one before its retention (docs/protocol.md §3). `retryAfterMs`
+ * says when space may be free again.
+ */
+export class StoreFullError extends Error {
+  override readonly name = 'StoreFullError';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
 }

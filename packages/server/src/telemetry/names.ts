@@ -50,6 +50,7 @@ export const CALL_OUTCOMES = [
   'released',
   'lease_lost',
   'store_error',
+  'store_full',
   'draining',
   'input_too_large',
 ] as const;

@@ -161,6 +161,7 @@ const OUTCOME_OF_EVENT: Record<IdempotencyEvent['type'], string> = {
   released: 'released',
   leaseLost: 'lease_lost',
   storeError: 'store_error',
+  storeFull: 'store_full',
   draining: 'draining',
   inputTooLarge: 'input_too_large',
   outcomeTooLarge: 'outcome_too_large',
