@@ -99,6 +99,16 @@ describe.each(backends().filter((b) => b.name !== 'Redis Cluster'))('OpenTelemet
     }
     // Every lease claimed was settled: none is held any more.
     expect(pointsOf(metrics, 'trpc.idempotency.leases.held').map((point) => point.value)).toEqual([0]);
+    // A bounded store in this process reports its size and bound; the others have none to report.
+    const usage = (open.store as { usage?: () => { records: number; bytes: number; maxBytes: number } }).usage?.();
+    if (usage) {
+      expect(pointsOf(metrics, 'trpc.idempotency.store.records').map((point) => point.value)).toEqual([usage.records]);
+      expect(usage.records).toBe(INTENTS);
+      expect(pointsOf(metrics, 'trpc.idempotency.store.usage').map((point) => point.value)).toEqual([usage.bytes]);
+      expect(pointsOf(metrics, 'trpc.idempotency.store.limit').map((point) => point.value)).toEqual([usage.maxBytes]);
+    } else {
+      expect(pointsOf(metrics, 'trpc.idempotency.store.limit')).toEqual([]);
+    }
     // One claim per call and one completion per intent, each timed.
     expect(sumOf(metrics, 'trpc.idempotency.store.duration', { 'trpc.idempotency.store.operation': 'claim' })).toBe(
       answers.length,

@@ -33,6 +33,11 @@ export const METRIC = {
   STORE_DURATION: 'trpc.idempotency.store.duration',
   /** UpDownCounter: leases this process holds now, from the claim to their completion or release. */
   LEASES_HELD: 'trpc.idempotency.leases.held',
+  /** Gauges, for a bounded store in this process (MemoryStore): the bytes its records take, and its bound. */
+  STORE_USAGE: 'trpc.idempotency.store.usage',
+  STORE_LIMIT: 'trpc.idempotency.store.limit',
+  /** Gauge: the records such a store holds. */
+  STORE_RECORDS: 'trpc.idempotency.store.records',
 } as const;
 
 /**

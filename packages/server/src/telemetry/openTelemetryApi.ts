@@ -28,6 +28,13 @@ export interface MeterLike {
     name: string,
     options?: { description?: string; unit?: string; advice?: { explicitBucketBoundaries?: number[] } },
   ): HistogramLike;
+  /** In `@opentelemetry/api` since 1.0; a meter without it gets no store usage gauges. */
+  createObservableGauge?(name: string, options?: { description?: string; unit?: string }): ObservableGaugeLike;
+}
+
+/** An OpenTelemetry `ObservableGauge`: read by its callbacks when metrics are collected. */
+export interface ObservableGaugeLike {
+  addCallback(callback: (result: { observe(value: number, attributes?: TelemetryAttributes): void }) => void): void;
 }
 
 /** An OpenTelemetry `Counter` or `UpDownCounter`. */

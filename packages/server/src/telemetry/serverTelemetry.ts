@@ -11,6 +11,7 @@ import {
 import {
   type CounterLike,
   type HistogramLike,
+  type MeterLike,
   type OpenTelemetryApi,
   type OpenTelemetryOptions,
   SPAN_KIND_INTERNAL,
@@ -53,10 +54,30 @@ export function createServerTelemetry(options: OpenTelemetryOptions, store: Idem
     unit: '{lease}',
   });
 
+  observeUsage(meter, store, kind);
+
   return {
     instrumentStore: (inner) => instrumentStore(inner, storeDuration, kind),
     startCall: (path) => startCall(api, tracer, { calls, leasesHeld }, kind, path),
   };
+}
+
+/** Reports a bounded store's size and bound (MemoryStore's `usage()`), when it has them. */
+function observeUsage(meter: MeterLike, store: IdempotencyStore, kind: string): void {
+  const usage = (store as { usage?: () => { records: number; bytes: number; maxBytes: number } }).usage;
+  if (typeof usage !== 'function' || typeof meter.createObservableGauge !== 'function') return;
+  const read = () => usage.call(store);
+  const attributes = { [ATTR.STORE]: kind };
+  const gauges = [
+    [METRIC.STORE_USAGE, 'Bytes the records of this bounded store take.', 'By', () => read().bytes],
+    [METRIC.STORE_LIMIT, 'The bound of this store: at it, new keys get 503 STORE_FULL.', 'By', () => read().maxBytes],
+    [METRIC.STORE_RECORDS, 'Records this bounded store holds.', '{record}', () => read().records],
+  ] as const;
+  for (const [name, description, unit, value] of gauges) {
+    meter
+      .createObservableGauge(name, { description, unit })
+      .addCallback((result) => result.observe(value(), attributes));
+  }
 }
 
 function instrumentStore(inner: IdempotencyStore, histogram: HistogramLike, kind: string): IdempotencyStore {
