@@ -18,6 +18,7 @@ import { resolveScope } from './scope.js';
 import {
   type IdempotencyStore,
   StoreFullError,
+  StoreMisconfiguredError,
   type TransactionalStore,
   type TransactionClientOf,
 } from './store/types.js';
@@ -175,7 +176,8 @@ export function createIdempotency<
           });
         }
         emit({ type: 'storeError', error });
-        if (config.onStoreError === 'fail-open') {
+        // fail-open runs the handler while a store is down; never on a store that would forget its records.
+        if (config.onStoreError === 'fail-open' && !(error instanceof StoreMisconfiguredError)) {
           const unprotected = { ...inner, ctx: { idempotency: { key: parsed.key, fence: 0, signal: NEVER_ABORTED } } };
           return await (observed ? observed.inSpan(() => opts.next(unprotected)) : opts.next(unprotected));
         }

@@ -61,6 +61,7 @@ export {
   type ReleaseRequest,
   type RenewLeaseRequest,
   StoreFullError,
+  StoreMisconfiguredError,
   type StoreTransaction,
   StoreUnavailableError,
   type TransactionalClaimResult,

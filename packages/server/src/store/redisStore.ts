@@ -8,6 +8,8 @@ import {
   type IdempotencyStore,
   type ReleaseRequest,
   type RenewLeaseRequest,
+  StoreFullError,
+  StoreMisconfiguredError,
   StoreUnavailableError,
 } from './types.js';
 
@@ -46,6 +48,13 @@ export interface RedisStoreOptions {
    * turn go out in the same write. With a Cluster, the connection of every master is held the same way.
    */
   coalesceWrites?: boolean;
+  /**
+   * Off by default. Before its first claim the store reads `INFO memory` (which managed services answer
+   * where `CONFIG` is disabled) and refuses a Redis whose `maxmemory-policy` is not `noeviction`: under
+   * memory pressure such a Redis drops keys (`volatile-*` those with a TTL, which every record has), and a
+   * forgotten record lets its intent run a second time. `true` accepts that risk on purpose.
+   */
+  allowEviction?: boolean;
 }
 
 /** The part of a Node socket that write coalescing uses. */
@@ -101,6 +110,7 @@ const REDIS_STORE_RULES: OptionRules<RedisStoreOptions> = {
     return ok ? undefined : 'needs a positive integer replicas and timeoutMs: { replicas: 1, timeoutMs: 50 }';
   },
   coalesceWrites: isBoolean,
+  allowEviction: isBoolean,
 };
 
 const UNREACHABLE_STATES = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
@@ -123,6 +133,9 @@ export class RedisStore implements IdempotencyStore {
   /** The store's sockets are corked until the end of this turn. */
   #corked = false;
   readonly #waitForReplicas: { replicas: number; timeoutMs: number } | undefined;
+  /** The eviction policy was read and keeps records (or `allowEviction`): claims need not wait for the check. */
+  #keepsRecords: boolean;
+  #evictionCheck: Promise<void> | undefined;
 
   constructor(options: RedisStoreOptions) {
     checkOptions('new RedisStore', options, REDIS_STORE_RULES);
@@ -141,11 +154,32 @@ export class RedisStore implements IdempotencyStore {
     this.#timeoutMs = timeoutMs + (wait?.timeoutMs ?? 0);
     this.#deadlines = new DeadlineQueue(this.#timeoutMs);
     this.#coalesceWrites = options.coalesceWrites ?? true;
+    this.#keepsRecords = options.allowEviction === true;
+  }
+
+  /**
+   * Checks that this Redis keeps its records (the eviction policy, see `allowEviction`), so that a bad
+   * setup fails at start-up with a typed error rather than at the first keyed call. Claims run the same
+   * check once by themselves.
+   *
+   * @example
+   * const store = await new RedisStore({ redis }).ready(); // StoreMisconfiguredError on maxmemory-policy allkeys-lru
+   */
+  async ready(): Promise<this> {
+    await this.#checkEviction();
+    return this;
   }
 
   async claim({ recordKey, fingerprint, token, leaseMs, retentionMs }: ClaimRequest): Promise<ClaimResult> {
+    if (!this.#keepsRecords) await this.#checkEviction();
     const key = this.#prefix + recordKey;
-    const reply = await this.#call<ClaimReply>('trpcIdempotencyClaim', [key, fingerprint, token, leaseMs, retentionMs]);
+    const reply = await this.#call<ClaimReply>('trpcIdempotencyClaim', [
+      key,
+      fingerprint,
+      token,
+      leaseMs,
+      retentionMs,
+    ]).catch(refuseWhenFull);
     switch (reply[0]) {
       case 'claimed':
         return { status: 'claimed', fence: Number(reply[1]) };
@@ -233,6 +267,60 @@ export class RedisStore implements IdempotencyStore {
     );
   }
 
+  /** Reads the eviction policy once; a Redis that could not be asked is asked again by the next claim. */
+  #checkEviction(): Promise<void> {
+    if (this.#keepsRecords) return Promise.resolve();
+    this.#evictionCheck ??= this.#readEvictionPolicy().then(
+      () => {
+        this.#keepsRecords = true;
+      },
+      (error: unknown) => {
+        if (!(error instanceof StoreMisconfiguredError)) this.#evictionCheck = undefined;
+        throw error;
+      },
+    );
+    return this.#evictionCheck;
+  }
+
+  async #readEvictionPolicy(): Promise<void> {
+    const client = this.#redis as RedisClient & {
+      info?: (section: string) => Promise<string>;
+      nodes?: (role: 'master') => Array<{ info(section: string): Promise<string> }>;
+    };
+    const servers =
+      this.kind === 'redis-cluster' && typeof client.nodes === 'function' ? client.nodes('master') : [client];
+    if (servers.length === 0) throw new StoreUnavailableError('Redis Cluster has no master to ask yet.');
+    for (const server of servers) {
+      let text: string;
+      try {
+        text = await this.#deadlines.within(
+          Promise.resolve().then(() => server.info!('memory')),
+          this.#timedOut,
+          toUnavailable,
+        );
+      } catch (error) {
+        const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
+        if (/NOPERM|unknown command/i.test(String(cause))) {
+          throw new StoreMisconfiguredError(
+            `RedisStore cannot read Redis's eviction policy (INFO memory answered: ${cause}). Allow INFO for this user, ` +
+              'or, if its maxmemory-policy is noeviction, say so with new RedisStore({ redis, allowEviction: true }).',
+          );
+        }
+        throw error;
+      }
+      const policy = /^maxmemory_policy:(\S+)/m.exec(text)?.[1];
+      const maxmemory = /^maxmemory_human:(\S+)/m.exec(text)?.[1] ?? /^maxmemory:(\d+)/m.exec(text)?.[1];
+      if (policy !== 'noeviction') {
+        throw new StoreMisconfiguredError(
+          `RedisStore refuses a Redis with maxmemory-policy ${policy ?? '(unknown)'} (maxmemory ${maxmemory ?? '?'}): ` +
+            'when memory runs short it drops keys, idempotency records included, and a forgotten record lets its intent ' +
+            'run a second time. Set maxmemory-policy noeviction (at maxmemory, writes then fail and the store answers 503), ' +
+            'or give idempotency a Redis of its own with that policy. To accept the risk: new RedisStore({ redis, allowEviction: true }).',
+        );
+      }
+    }
+  }
+
   #releaseLateClaim(claimArgs: Array<string | number>): void {
     const [key, , token] = claimArgs as [string, string, string];
     void this.#redis.trpcIdempotencyRelease(key, token, 0).catch(() => {});
@@ -271,6 +359,18 @@ export class RedisStore implements IdempotencyStore {
     }
     return [client.stream];
   }
+}
+
+/**
+ * A Redis at maxmemory with noeviction answers writes with an OOM error: it is full, not unreachable, so a
+ * claim is refused as full (503 STORE_FULL, never run unprotected under fail-open) until retention frees room.
+ */
+function refuseWhenFull(error: unknown): never {
+  const reply = (error as { cause?: unknown }).cause ?? error;
+  if (/^OOM\b/.test(String((reply as Error)?.message))) {
+    throw new StoreFullError(`Redis is at maxmemory and refuses writes: ${(reply as Error).message}`, 1000);
+  }
+  throw error;
 }
 
 function toUnavailable(error: unknown): unknown {

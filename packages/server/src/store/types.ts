@@ -160,6 +160,15 @@ export class StoreUnavailableError extends Error {
 }
 
 /**
+ * Thrown by a store whose setup cannot keep its records, such as a Redis whose eviction policy could drop
+ * them: it refuses to claim at all, since a record it forgets lets an intent run twice. The middleware
+ * answers 503 `STORE_UNAVAILABLE` and never runs the handler unprotected, whatever `onStoreError` says.
+ */
+export class StoreMisconfiguredError extends Error {
+  override readonly name = 'StoreMisconfiguredError';
+}
+
+/**
  * Thrown by `claim` of a store at its bound, for a key it holds no record of: it refuses the new record
  * rather than evict a live or completed one before its retention (docs/protocol.md §3). `retryAfterMs`
  * says when space may be free again.
