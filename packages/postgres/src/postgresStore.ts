@@ -5,6 +5,7 @@ import {
   type CompleteRequest,
   type ReleaseRequest,
   type RenewLeaseRequest,
+  StoreFullError,
   StoreUnavailableError,
   type TransactionalClaimResult,
   type TransactionalStore,
@@ -107,7 +108,7 @@ export class PostgresStore implements TransactionalStore<PoolClient> {
       (late) => {
         if (late?.r_status === 'claimed') void this.release({ recordKey, token, handlerBegan: false }).catch(() => {});
       },
-    );
+    ).catch(refuseWhenWritesRefused);
     return toClaimResult(row);
   }
 
@@ -168,7 +169,7 @@ export class PostgresStore implements TransactionalStore<PoolClient> {
       );
     } catch (error) {
       if (!(error instanceof StoreTimeoutError)) giveBack(error as Error);
-      throw error;
+      refuseWhenWritesRefused(error);
     }
     const claim = toClaimResult(results[1]?.rows[0]);
     if (claim.status !== 'claimed') {
@@ -244,6 +245,24 @@ export class PostgresStore implements TransactionalStore<PoolClient> {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * SQLSTATEs of a database that answers but refuses to write: it cannot keep a record, so a claim is refused
+ * as a full store's (503 STORE_FULL), never run past under fail-open (docs/protocol.md §3).
+ */
+const WRITES_REFUSED: Record<string, string> = {
+  '25006': 'read-only transaction',
+  '53100': 'disk full',
+  '53200': 'out of memory',
+};
+
+/** A claim the database refused to write is refused as a full store's; any other error passes as it was. */
+function refuseWhenWritesRefused(error: unknown): never {
+  const code = ((error as { cause?: { code?: unknown } }).cause?.code ?? (error as { code?: unknown }).code) as string;
+  const refused = WRITES_REFUSED[code];
+  if (refused) throw new StoreFullError(`PostgreSQL refuses writes (${refused}): ${describe(error)}`, 1000);
+  throw error;
 }
 
 /** A store call that did not finish in time; its work may still happen. */
