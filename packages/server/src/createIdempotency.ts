@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { IDEMPOTENT_REPLAYED_HEADER, readEnvelope } from '@trpc-idempotency/protocol';
 import { findCallKey } from './callKey.js';
 import { claimOrWait, type SentClaim } from './claim.js';
-import { DRAINING_RETRY_AFTER_MS, DrainGate, type DrainOptions, type DrainReport, type DrainTicket } from './drain.js';
+import { DRAINING_RETRY_AFTER_MS, DrainGate, type DrainOptions, type DrainReport } from './drain.js';
 import { IdempotencyError } from './errors.js';
 import type { IdempotencyEvent } from './events.js';
 import { fingerprintInput, recordKeyFor } from './hashing.js';
-import type { LeaseLifecycle } from './holder.js';
 import { requireIssuedKey } from './keyIssuer.js';
-import type { LeaseKeeper } from './leaseKeeper.js';
+import { Lease } from './lease.js';
 import { type IdempotencyOptions, type ResolvedIdempotencyOptions, resolveOptions } from './options.js';
 import { decodeOutcome, storedErrorToTRPCError } from './outcome.js';
 import type { IdempotencyRequest, IdempotencyRequestContext } from './requestContext.js';
@@ -22,7 +21,6 @@ import {
   type TransactionalStore,
   type TransactionClientOf,
 } from './store/types.js';
-import type { CallTelemetry } from './telemetry/types.js';
 import {
   type AnyResult,
   type CombinedDataTransformer,
@@ -152,8 +150,8 @@ export function createIdempotency<
       });
     }
     // From here to the end of its lease, the call counts for drain(): it may claim.
-    const ticket = gate.enter(opts.path);
-    let lifecycle: LeaseLifecycle | undefined;
+    const lease = new Lease(opts.path, parsed.key, transformer.output, emit, observed, gate);
+    gate.enter(lease);
     try {
       const recordKey = recordKeyFor(config.namespace, scope, opts.path, parsed.key);
       observed?.record(recordKey);
@@ -210,61 +208,24 @@ export function createIdempotency<
           return replay(request, transformer, claim.outcome);
         case 'claimed':
           emit({ type: 'claimed', fence: claim.fence, ...waited });
-          lifecycle = new CountedLease(ticket, observed, recordKey, token, claim.fence);
-          return await runUnderLease(
-            config,
-            {
-              recordKey,
-              token,
-              fence: claim.fence,
-              claimSentAt: sent.sentAt,
-              key: parsed.key,
-              output: transformer.output,
-              emit,
-              lifecycle,
-              transaction: 'transaction' in claim ? claim.transaction : undefined,
-            },
-            (ctx) => {
-              const nextOpts = { ...inner, ctx };
-              return observed ? observed.inSpan(() => opts.next(nextOpts)) : opts.next(nextOpts);
-            },
+          lease.claimed(
+            { recordKey, token, fence: claim.fence, sentAt: sent.sentAt },
+            'transaction' in claim ? claim.transaction : undefined,
           );
+          return await runUnderLease(config, lease, (ctx) => {
+            const nextOpts = { ...inner, ctx };
+            return observed ? observed.inSpan(() => opts.next(nextOpts)) : opts.next(nextOpts);
+          });
       }
     } finally {
-      // A claimed call counts until its lease is settled, which may come later (LeaseLifecycle.done).
-      if (!lifecycle) ticket.done();
+      // A claimed call counts until its lease is settled, which may come later (the lease's own done()).
+      if (lease.fence === 0) lease.done();
       observed?.end();
     }
   };
   return Object.assign(middleware, {
     drain: (drainOptions?: DrainOptions) => gate.drain(drainOptions),
   }) as unknown as IdempotencyMiddleware<TContext, TRequired, HandlerContextFor<TStore, TTransaction>>;
-}
-
-/** Tells the drain and the telemetry about a held lease, from the handler's start to the lease's end. */
-class CountedLease implements LeaseLifecycle {
-  constructor(
-    readonly ticket: DrainTicket,
-    readonly observed: CallTelemetry | undefined,
-    readonly recordKey: string,
-    readonly token: string,
-    readonly fence: number,
-  ) {
-    observed?.leaseHeld();
-  }
-
-  running(keeper: LeaseKeeper): void {
-    this.ticket.running(this.recordKey, this.token, this.fence, keeper);
-  }
-
-  settling(): void {
-    this.ticket.settling();
-  }
-
-  done(applied: boolean | undefined): void {
-    this.observed?.leaseEnded();
-    this.ticket.done(applied);
-  }
 }
 
 interface CallInfo {

@@ -1,4 +1,5 @@
 import { checkOptions } from '@trpc-idempotency/protocol';
+import type { Lease, LeaseGate } from './lease.js';
 import { LeaseLostError } from './leaseKeeper.js';
 import type { IdempotencyStore } from './store/types.js';
 
@@ -48,64 +49,6 @@ export interface DrainReport {
 export const DRAINING_RETRY_AFTER_MS = 200;
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
-type Phase = 'claiming' | 'running' | 'settling';
-
-/** One keyed call between the gate and the end of its lease, as the drain sees it. */
-export interface DrainTicket {
-  /** The call won the lease: from now on the drain may abort its keeper and release the lease at the deadline. */
-  running(recordKey: string, token: string, fence: number, keeper: { abort(reason: LeaseLostError): void }): void;
-  /** The handler returned; its completion or release is under way. */
-  settling(): void;
-  /** The call is over: answered, and its lease settled (or given up on). Safe to call more than once. */
-  done(applied?: boolean): void;
-}
-
-/**
- * A keyed call as the gate counts it. A class, and its `ended` promise made only when a drain waits for
- * it, because every keyed request makes one.
- */
-class Ticket implements DrainTicket {
-  phase: Phase = 'claiming';
-  recordKey = '';
-  token = '';
-  fence = 0;
-  keeper: { abort(reason: LeaseLostError): void } | undefined;
-  /** The drain released this lease itself: do not list it again. */
-  releasedByDrain = false;
-  #ended: Promise<void> | undefined;
-  #end: (() => void) | undefined;
-
-  constructor(
-    readonly path: string,
-    readonly gate: DrainGate,
-  ) {}
-
-  /** Resolves when the call is done. */
-  get ended(): Promise<void> {
-    this.#ended ??= new Promise<void>((resolve) => {
-      this.#end = resolve;
-    });
-    return this.#ended;
-  }
-
-  running(recordKey: string, token: string, fence: number, keeper: { abort(reason: LeaseLostError): void }): void {
-    this.recordKey = recordKey;
-    this.token = token;
-    this.fence = fence;
-    this.keeper = keeper;
-    this.phase = 'running';
-  }
-
-  settling(): void {
-    this.phase = 'settling';
-  }
-
-  done(): void {
-    if (!this.gate.leave(this)) return;
-    this.#end?.();
-  }
-}
-
 /** Set by {@link drainIdempotency}: every middleware of this process refuses new keyed calls from then on. */
 let processDraining = false;
 /** Gates with calls in flight, for {@link drainIdempotency}; a gate is here only while it has some. */
@@ -117,8 +60,8 @@ let refusedInProcess = 0;
  * The shutdown gate of one `createIdempotency` middleware: it counts keyed calls from the moment they pass
  * the gate to the end of their lease, and closes for new ones when a drain begins.
  */
-export class DrainGate {
-  readonly #tickets = new Set<Ticket>();
+export class DrainGate implements LeaseGate {
+  readonly #leases = new Set<Lease>();
   readonly #store: IdempotencyStore;
   #draining = false;
   #refused = 0;
@@ -138,19 +81,15 @@ export class DrainGate {
     refusedInProcess++;
   }
 
-  /** Lets a keyed call in; it counts until `done()`. */
-  enter(path: string): DrainTicket {
-    const ticket = new Ticket(path, this);
-    this.#tickets.add(ticket);
+  /** Lets a keyed call in; it counts until its lease is done (`Lease.done`, which leaves the gate). */
+  enter(lease: Lease): void {
+    this.#leases.add(lease);
     busyGates.add(this);
-    return ticket;
   }
 
-  /** @internal A ticket's call is done; `false` if it was already. */
-  leave(ticket: Ticket): boolean {
-    if (!this.#tickets.delete(ticket)) return false;
-    if (this.#tickets.size === 0) busyGates.delete(this);
-    return true;
+  /** @internal A lease is done. */
+  leave(lease: Lease): void {
+    if (this.#leases.delete(lease) && this.#leases.size === 0) busyGates.delete(this);
   }
 
   /** Closes the gate, waits for the calls in flight up to the deadline, then releases what still runs. */
@@ -161,42 +100,42 @@ export class DrainGate {
 
   /** @internal Part of a drain: wait, then release leases still held at the deadline. */
   async settle(deadline: number): Promise<Omit<DrainReport, 'durationMs' | 'refused'>> {
-    const watched = new Set<Ticket>();
+    const watched = new Set<Lease>();
     // Calls that passed the gate just before it closed may still come in: keep looking until none is left.
-    while (this.#tickets.size > 0) {
+    while (this.#leases.size > 0) {
       const left = deadline - performance.now();
       if (left <= 0) break;
-      for (const ticket of this.#tickets) watched.add(ticket);
+      for (const lease of this.#leases) watched.add(lease);
       await Promise.race([
-        Promise.all([...this.#tickets].map((ticket) => ticket.ended)),
+        Promise.all([...this.#leases].map((lease) => lease.ended)),
         new Promise((resolve) => setTimeout(resolve, left).unref?.()),
       ]);
     }
     const released: DrainedLease[] = [];
     const unsettled: DrainedLease[] = [];
-    const describe = (ticket: Ticket, reason: DrainedLease['reason']): DrainedLease => ({
-      path: ticket.path,
-      recordKey: ticket.recordKey,
-      fence: ticket.fence,
+    const describe = (lease: Lease, reason: DrainedLease['reason']): DrainedLease => ({
+      path: lease.path,
+      recordKey: lease.recordKey,
+      fence: lease.fence,
       reason,
     });
     await Promise.all(
-      [...this.#tickets].map(async (ticket) => {
-        if (ticket.releasedByDrain) return;
-        if (ticket.phase === 'claiming') return unsettled.push(describe(ticket, 'claim still pending'));
-        if (ticket.phase === 'settling') return unsettled.push(describe(ticket, 'store unreachable'));
-        ticket.releasedByDrain = true;
-        ticket.keeper?.abort(new LeaseLostError('The server is shutting down: its drain released this lease.'));
+      [...this.#leases].map(async (lease) => {
+        if (lease.releasedByDrain) return;
+        if (lease.phase === 'claiming') return unsettled.push(describe(lease, 'claim still pending'));
+        if (lease.phase === 'settling') return unsettled.push(describe(lease, 'store unreachable'));
+        lease.releasedByDrain = true;
+        lease.abort(new LeaseLostError('The server is shutting down: its drain released this lease.'));
         const freed = await this.#store
-          .release({ recordKey: ticket.recordKey, token: ticket.token, handlerBegan: true })
+          .release({ recordKey: lease.recordKey, token: lease.token, handlerBegan: true })
           .then(
             () => true,
             () => false,
           );
-        (freed ? released : unsettled).push(describe(ticket, freed ? 'handler still running' : 'store unreachable'));
+        (freed ? released : unsettled).push(describe(lease, freed ? 'handler still running' : 'store unreachable'));
       }),
     );
-    const finished = [...watched].filter((ticket) => !this.#tickets.has(ticket)).length;
+    const finished = [...watched].filter((lease) => !this.#leases.has(lease)).length;
     return { finished, released, unsettled };
   }
 }

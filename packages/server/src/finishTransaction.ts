@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { IdempotencyError } from './errors.js';
-import type { Holder } from './holder.js';
+import type { Lease } from './lease.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
 import { endLease } from './settleLease.js';
 import type { PreparedOutcome } from './sizeLimits.js';
@@ -25,11 +25,11 @@ const AFTER_STORE_ERROR_MS = 1000;
  */
 export async function finishTransaction<TContext>(
   config: ResolvedIdempotencyOptions<TContext>,
-  holder: Holder,
+  lease: Lease,
   transaction: StoreTransaction<unknown>,
   ended: { result: AnyResult; prepared: PreparedOutcome; handlerBegan: boolean },
 ): Promise<AnyResult> {
-  const { fence, emit, lifecycle } = holder;
+  const { fence, emit } = lease;
   const { result, prepared, handlerBegan } = ended;
   const { retentionMs } = config;
   const outcome = prepared.stored;
@@ -39,7 +39,7 @@ export async function finishTransaction<TContext>(
     try {
       committed = await transaction.commit({ outcome, retentionMs });
     } catch (error) {
-      lifecycle?.done(undefined);
+      lease.done();
       if (!isStoreUnavailable(error)) {
         // The database refused the handler's own transaction; the store rolled it back and released the lease.
         emit({ type: 'released', fence, handlerBegan });
@@ -56,7 +56,7 @@ export async function finishTransaction<TContext>(
         { retryAfterMs: AFTER_STORE_ERROR_MS, cause: error },
       );
     }
-    lifecycle?.done(committed);
+    lease.done();
     if (committed) {
       emit({ type: 'completed', fence, handlerBegan });
       // The handler's result, or OUTCOME_TOO_LARGE in its place when that error is what was stored.
@@ -72,7 +72,7 @@ export async function finishTransaction<TContext>(
 
   // Roll the handler's writes back; after a store error the background retries of endLease use
   // the plain store calls, since the transaction is gone with its connection.
-  await endLease(config, holder, {
+  await endLease(config, lease, {
     outcome,
     handlerBegan,
     firstCall: () => transaction.rollback(outcome !== undefined ? { outcome, retentionMs } : { handlerBegan }),

@@ -1,5 +1,5 @@
 import { finishTransaction } from './finishTransaction.js';
-import type { Holder } from './holder.js';
+import type { Lease } from './lease.js';
 import { keepLease } from './leaseKeeper.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
 import { endLease } from './settleLease.js';
@@ -43,49 +43,49 @@ export interface TransactionalHandlerContext<TClient> extends IdempotencyHandler
  */
 export async function runUnderLease<TContext>(
   config: ResolvedIdempotencyOptions<TContext>,
-  holder: Holder,
+  lease: Lease,
   next: (ctx: { idempotency: IdempotencyHandlerContext }) => Promise<AnyResult>,
 ): Promise<AnyResult> {
-  const { recordKey, token, fence, emit, lifecycle } = holder;
+  const { recordKey, token, fence, emit } = lease;
   const keeper = keepLease({
     store: config.store,
     recordKey,
     token,
     leaseMs: config.leaseMs,
     retentionMs: config.retentionMs,
-    claimSentAt: holder.claimSentAt,
+    claimSentAt: lease.claimSentAt,
     onLost: (error) => emit({ type: 'leaseLost', fence, error }),
   });
-  lifecycle?.running(keeper);
+  lease.running(keeper);
   const handle: IdempotencyHandlerContext & { tx?: unknown } = {
-    key: holder.key,
+    key: lease.key,
     fence,
     get signal() {
       return keeper.signal;
     },
   };
-  if (holder.transaction) handle.tx = holder.transaction.client;
+  if (lease.transaction) handle.tx = lease.transaction.client;
   let result: AnyResult;
   try {
     result = await next({ idempotency: handle });
   } catch (error) {
-    lifecycle?.done(undefined);
+    lease.done();
     throw error;
   } finally {
     keeper.stop();
   }
 
-  lifecycle?.settling();
+  lease.settling();
   const handlerBegan = result.ok || !isInputValidationFailure(result.error);
   const prepared = handlerBegan
-    ? prepareOutcome(config.limits, holder.output, result, config.shouldStoreError)
+    ? prepareOutcome(config.limits, lease.output, result, config.shouldStoreError)
     : { stored: undefined, answer: result };
   if (prepared.tooLargeBytes !== undefined) emit({ type: 'outcomeTooLarge', fence, bytes: prepared.tooLargeBytes });
-  if (holder.transaction) {
-    return finishTransaction(config, holder, holder.transaction, { result, prepared, handlerBegan });
+  if (lease.transaction) {
+    return finishTransaction(config, lease, lease.transaction, { result, prepared, handlerBegan });
   }
   // The handler's work is done and cannot be undone: answer with it now. If the store is down,
   // endLease keeps trying for one lease length, so a short outage does not lose this outcome.
-  await endLease(config, holder, { outcome: prepared.stored, handlerBegan });
+  await endLease(config, lease, { outcome: prepared.stored, handlerBegan });
   return prepared.answer;
 }

@@ -1,4 +1,4 @@
-import type { Holder } from './holder.js';
+import type { Lease } from './lease.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
 
 /** Store clients often take a few seconds to reconnect after a restart, whatever the lease length. */
@@ -24,24 +24,24 @@ interface LeaseEnding {
  */
 export async function endLease<TContext>(
   config: ResolvedIdempotencyOptions<TContext>,
-  holder: Holder,
+  lease: Lease,
   ending: LeaseEnding,
 ): Promise<void> {
   let applied: boolean;
   try {
-    applied = await (ending.firstCall ? ending.firstCall() : callStore(config, holder, ending));
+    applied = await (ending.firstCall ? ending.firstCall() : callStore(config, lease, ending));
   } catch (error) {
-    holder.emit({ type: 'storeError', fence: holder.fence, error });
-    retryInBackground(config, holder, ending);
+    lease.emit({ type: 'storeError', fence: lease.fence, error });
+    retryInBackground(config, lease, ending);
     return;
   }
-  settled(holder, ending, applied);
+  settled(lease, ending, applied);
 }
 
 /** Tries the store call again with a growing delay until it answers or the retry window closes. */
 function retryInBackground<TContext>(
   config: ResolvedIdempotencyOptions<TContext>,
-  holder: Holder,
+  lease: Lease,
   ending: LeaseEnding,
 ): void {
   const deadline = performance.now() + Math.max(config.leaseMs, MIN_RETRY_WINDOW_MS);
@@ -49,12 +49,12 @@ function retryInBackground<TContext>(
   const retryLater = () => {
     const timer = setTimeout(async () => {
       try {
-        settled(holder, ending, await callStore(config, holder, ending));
+        settled(lease, ending, await callStore(config, lease, ending));
       } catch (error) {
         if (performance.now() + delayMs >= deadline) {
           // Reported once more when the retries give up, and the lease counts as settled by nobody.
-          holder.emit({ type: 'storeError', fence: holder.fence, error });
-          holder.lifecycle?.done(undefined);
+          lease.emit({ type: 'storeError', fence: lease.fence, error });
+          lease.done();
           return;
         }
         delayMs = Math.min(delayMs * 2, 250);
@@ -69,22 +69,22 @@ function retryInBackground<TContext>(
 
 function callStore<TContext>(
   config: ResolvedIdempotencyOptions<TContext>,
-  holder: Holder,
+  lease: Lease,
   ending: LeaseEnding,
 ): Promise<boolean> {
-  const { recordKey, token } = holder;
+  const { recordKey, token } = lease;
   return ending.outcome !== undefined
     ? config.store.complete({ recordKey, token, outcome: ending.outcome, retentionMs: config.retentionMs })
     : config.store.release({ recordKey, token, handlerBegan: ending.handlerBegan });
 }
 
 /** The store answered, at once or after a retry: `applied`, or refused because the lease is another holder's. */
-function settled(holder: Holder, ending: LeaseEnding, applied: boolean): void {
+function settled(lease: Lease, ending: LeaseEnding, applied: boolean): void {
   const done = ending.outcome !== undefined ? 'completed' : 'released';
-  holder.emit(
+  lease.emit(
     applied
-      ? { type: done, fence: holder.fence, handlerBegan: ending.handlerBegan }
-      : { type: 'leaseLost', fence: holder.fence, error: `${done === 'completed' ? 'completion' : 'release'} refused` },
+      ? { type: done, fence: lease.fence, handlerBegan: ending.handlerBegan }
+      : { type: 'leaseLost', fence: lease.fence, error: `${done === 'completed' ? 'completion' : 'release'} refused` },
   );
-  holder.lifecycle?.done(applied);
+  lease.done();
 }
