@@ -2,7 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { IdempotencyError } from './errors.js';
 import type { Lease } from './lease.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
-import { endLease } from './settleLease.js';
+import { endLease } from './endLease.js';
 import type { PreparedOutcome } from './sizeLimits.js';
 import { type StoreTransaction, StoreUnavailableError } from './store/types.js';
 import type { AnyResult } from './trpcInternals.js';

@@ -2,7 +2,7 @@ import { finishTransaction } from './finishTransaction.js';
 import type { Lease } from './lease.js';
 import { keepLease } from './leaseKeeper.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
-import { endLease } from './settleLease.js';
+import { endLease } from './endLease.js';
 import { prepareOutcome } from './sizeLimits.js';
 import { type AnyResult, isInputValidationFailure } from './trpcInternals.js';
 
