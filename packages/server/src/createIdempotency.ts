@@ -93,9 +93,10 @@ export function createIdempotency<
   } & (TTransaction extends true ? { store: TransactionalStore } : unknown),
 ): IdempotencyMiddleware<TContext, TRequired, HandlerContextFor<TStore, TTransaction>> {
   checkTrpcRelease();
-  const config = resolveOptions(options);
-  const telemetry = config.telemetry?.forMiddleware(config.store);
-  if (telemetry) config.store = telemetry.instrumentStore(config.store);
+  const checked = resolveOptions(options);
+  const telemetry = checked.telemetry?.forMiddleware(checked.store);
+  // With telemetry, every store call goes through its timing wrapper; the checked options stay as they were.
+  const config = telemetry ? { ...checked, store: telemetry.instrumentStore(checked.store) } : checked;
   const gate = new DrainGate(config.store);
   const middleware = async (opts: {
     ctx: TContext;
