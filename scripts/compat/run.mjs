@@ -76,8 +76,19 @@ const [releases11, releasesInRange, tanstackPeers] = await Promise.all([
   view('@trpc/tanstack-react-query@latest', 'peerDependencies'),
 ]);
 const tanstackVersion = await view('@trpc/tanstack-react-query@latest', 'version');
-const newestOnRegistry = [releases11].flat().at(-1);
-const newest = [releasesInRange].flat().at(-1);
+// npm view lists versions in publication order, not semver order: sort them.
+const byVersion = (a, b) => {
+  const [x, y] = [a, b].map((v) => v.split(/[.-]/).map((part) => (/^\d+$/.test(part) ? Number(part) : part)));
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return 0;
+};
+const stable = (list) =>
+  [list]
+    .flat()
+    .filter((v) => /^\d+\.\d+\.\d+$/.test(v))
+    .sort(byVersion);
+const newestOnRegistry = stable(releases11).at(-1);
+const newest = stable(releasesInRange).at(-1);
 if (newestOnRegistry !== newest) {
   console.log(
     `compat: note: tRPC ${newestOnRegistry} is out, beyond the peer range ${serverPeerRange}: test it (--versions=${newestOnRegistry}), then widen the range`,
