@@ -1,6 +1,7 @@
 import './context.js';
 
 export {
+  IDEMPOTENCY_BATCH_KEYS_HEADER,
   IDEMPOTENCY_KEY_HEADER,
   IDEMPOTENT_REPLAYED_HEADER,
   type IdempotencyErrorCode,
@@ -25,7 +26,7 @@ export {
 } from './createIdempotentClient.js';
 export { getIdempotencyErrorData, type IdempotencyClientError, isIdempotencyError } from './errors.js';
 export type { AttemptEvent, AttemptOutcome, IdempotencyResultMeta } from './events.js';
-export { hasIdempotencyKey, idempotencyHeaders } from './headersForKey.js';
+export { hasIdempotencyKey, type IdempotencyHeadersSource, idempotencyHeaders } from './headersForKey.js';
 export {
   createIntent,
   type InputSerializer,
