@@ -187,10 +187,18 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
     attemptStartedAt = now();
     const timeout = new AbortController();
     let timedOut = false;
+    let subscription: Unsubscribable | undefined;
+    const timeoutError = () => TRPCClientError.from(new AttemptTimeoutError(retry.attemptTimeoutMs));
     const timer = Number.isFinite(retry.attemptTimeoutMs)
       ? setTimeout(() => {
           timedOut = true;
           timeout.abort(new AttemptTimeoutError(retry.attemptTimeoutMs));
+          // httpLink ends the attempt on the abort and wsLink completes it without a result, but
+          // httpBatchLink keeps a call waiting while the other calls of its batch do: the timeout ends it here.
+          if (done || settled) return;
+          finish();
+          subscription?.unsubscribe();
+          fail(timeoutError(), true, args.probe?.read(combined.signal));
         }, retry.attemptTimeoutMs)
       : undefined;
     // The link owns this signal, so its timeout is told apart from the caller's abort.
@@ -207,22 +215,21 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
     report({ outcome: 'started', delayMs: 0 });
 
     let envelope: Envelope | undefined;
-    const subscription = args.next({ ...args.op, signal: combined.signal }).subscribe({
+    subscription = args.next({ ...args.op, signal: combined.signal }).subscribe({
       next(value) {
         envelope = value;
       },
       error(cause) {
         if (done || settled) return;
         finish();
-        const error = timedOut
-          ? TRPCClientError.from(new AttemptTimeoutError(retry.attemptTimeoutMs))
-          : TRPCClientError.from(cause);
-        fail(error, timedOut, args.probe?.read(combined.signal));
+        fail(timedOut ? timeoutError() : TRPCClientError.from(cause), timedOut, args.probe?.read(combined.signal));
       },
       complete() {
         if (done || settled) return;
         finish();
-        succeed(envelope, args.probe?.read(combined.signal));
+        // wsLink completes an aborted request without a result.
+        if (timedOut && !envelope) fail(timeoutError(), true, args.probe?.read(combined.signal));
+        else succeed(envelope, args.probe?.read(combined.signal));
       },
     });
     // An attempt that ended synchronously may already have scheduled the next one.
