@@ -166,6 +166,8 @@ describe('createIdempotentClient checks its options', () => {
     [{ url: 'http://x', before: () => {} }, /"before"/],
     [{ url: 'http://x', idempotency: { attempts: -1 } }, /"attempts"/],
     [{ url: 'http://x', idempotency: { key: 'derive' } }, /"user"/],
+    [{ url: 'http://x', batchKeyed: 'yes' }, /"batchKeyed"/],
+    [{ url: 'http://x', batchKeyed: true, keyedLink: () => () => {} }, /"batchKeyed" has no effect with "keyedLink"/],
   ])('%j is refused with a TypeError naming it', (options, message) => {
     expect(() => createIdempotentClient(options as never)).toThrow(message);
   });

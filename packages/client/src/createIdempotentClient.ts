@@ -29,7 +29,19 @@ export type IdempotentClientOptions<TRouter extends AnyRouter> = {
   fetch?: FetchLike;
   /** Key strategy, retries and `onAttempt`. The transformer is taken from `transformer` above. */
   idempotency?: Omit<IdempotencyLinkOptions, 'transformer'>;
-  /** Replaces the `httpLink` that sends keyed mutations. Send the key with `idempotencyHeaders(op)`. */
+  /**
+   * `true`: keyed mutations made in one tick go in one `httpBatchLink` request, their keys in the
+   * `Idempotency-Batch-Keys` header (docs/protocol.md §1b). Needs a server on tRPC 11.10 or later, whose
+   * middlewares learn each call's batch index; an older one refuses such a batch with 400 `KEY_INVALID`
+   * `ambiguous`. The server marks a replay only on an unbatched response, so a batched call's
+   * `replayed` is always false. Default `false`: one `httpLink` request per keyed mutation, with an
+   * `Idempotency-Key` header, which every tRPC 11 release understands.
+   */
+  batchKeyed?: boolean;
+  /**
+   * Replaces the link that sends keyed mutations. Send the keys with `idempotencyHeaders`, which reads
+   * `{ op }` (httpLink) and `{ opList }` (httpBatchLink). Not together with `batchKeyed`.
+   */
   keyedLink?: TRPCLink<TRouter>;
   /** Replaces the `httpBatchLink` that sends queries and unkeyed calls. */
   unkeyedLink?: TRPCLink<TRouter>;
@@ -39,7 +51,9 @@ export type IdempotentClientOptions<TRouter extends AnyRouter> = {
 
 /**
  * The usual typed tRPC client, with every mutation keyed and retried safely. Keyed mutations go one per
- * request through `httpLink` with an `Idempotency-Key` header; queries still batch through `httpBatchLink`.
+ * request through `httpLink` with an `Idempotency-Key` header, or, with `batchKeyed: true`, batched among
+ * themselves through `httpBatchLink` with an `Idempotency-Batch-Keys` header; queries and unkeyed calls
+ * batch through `httpBatchLink` of their own.
  *
  * @example
  * const client = createIdempotentClient<AppRouter>({
@@ -70,6 +84,14 @@ export function createIdempotentClient<TRouter extends AnyRouter>(
       throw new TypeError(`createIdempotentClient: option "${name}" must be a tRPC link.`);
     }
   }
+  if (options.batchKeyed !== undefined && typeof options.batchKeyed !== 'boolean') {
+    throw new TypeError('createIdempotentClient: option "batchKeyed" must be a boolean.');
+  }
+  if (options.batchKeyed && options.keyedLink !== undefined) {
+    throw new TypeError(
+      'createIdempotentClient: option "batchKeyed" has no effect with "keyedLink"; have that link send idempotencyHeaders({ opList }).',
+    );
+  }
   if (options.before !== undefined && !Array.isArray(options.before)) {
     throw new TypeError('createIdempotentClient: option "before" must be an array of tRPC links.');
   }
@@ -85,14 +107,24 @@ export function createIdempotentClient<TRouter extends AnyRouter>(
   };
   const common = { url: options.url, transformer } as any;
 
+  // The keys go last so a user header can never replace them; the probe's tag never leaves this client.
   const keyedLink =
     options.keyedLink ??
-    httpLink<TRouter>({
-      ...common,
-      fetch: probe.wrap(options.fetch),
-      // The key goes last so a user header can never replace it; the probe's tag never leaves this client.
-      headers: async ({ op }) => ({ ...(await userHeaders([op])), ...idempotencyHeaders(op), ...probe.tag(op) }),
-    });
+    (options.batchKeyed
+      ? httpBatchLink<TRouter>({
+          ...common,
+          fetch: probe.wrap(options.fetch),
+          headers: async ({ opList }) => ({
+            ...(await userHeaders(opList)),
+            ...idempotencyHeaders({ opList }),
+            ...probe.tag(opList),
+          }),
+        })
+      : httpLink<TRouter>({
+          ...common,
+          fetch: probe.wrap(options.fetch),
+          headers: async ({ op }) => ({ ...(await userHeaders([op])), ...idempotencyHeaders(op), ...probe.tag(op) }),
+        }));
   const unkeyedLink =
     options.unkeyedLink ??
     httpBatchLink<TRouter>({

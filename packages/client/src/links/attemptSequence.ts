@@ -211,11 +211,11 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
       endAttempt = undefined;
     };
     endAttempt = finish;
-    args.probe?.watch(combined.signal);
+    const attemptOp = { ...args.op, signal: combined.signal };
     report({ outcome: 'started', delayMs: 0 });
 
     let envelope: Envelope | undefined;
-    subscription = args.next({ ...args.op, signal: combined.signal }).subscribe({
+    subscription = args.next(args.probe ? args.probe.watch(attemptOp) : attemptOp).subscribe({
       next(value) {
         envelope = value;
       },
