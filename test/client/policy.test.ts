@@ -1,3 +1,4 @@
+import { TRPCClientError } from '@trpc/client';
 import {
   backoffDelay,
   classifyFailure,
@@ -85,6 +86,17 @@ describe('retry policy (docs/protocol.md §4)', () => {
     ['a 409 IN_PROGRESS', { data: sdkError('IN_PROGRESS', 409, 300) }, 'in_progress'],
     ['a 429', { data: { code: 'TOO_MANY_REQUESTS', httpStatus: 429 } }, 'rate_limited'],
     ['a status missing from a custom error shape', { data: { code: 'SERVICE_UNAVAILABLE' } }, 'server_error'],
+    // wsLink fails a pending mutation with the socket's close event as the cause (or, when the client
+    // closes, a TRPCWebSocketClosedError): no error.data, so the outcome is unknown.
+    ['a WebSocket mutation whose socket closed', { data: TRPCClientError.from(new Event('close')).data }, 'network'],
+    [
+      'a TRPCWebSocketClosedError',
+      {
+        data: TRPCClientError.from(Object.assign(new Error('WebSocket closed'), { name: 'TRPCWebSocketClosedError' }))
+          .data,
+      },
+      'network',
+    ],
   ])('retries %s', (_, attempt, reason) => {
     expect(failed(attempt)).toMatchObject({ retryable: true, reason });
   });
@@ -137,6 +149,8 @@ describe('options are checked at construction', () => {
     [{ onAttempt: 'log' }, /"onAttempt"/],
     [{ transformer: 'superjson' }, /"transformer"/],
     [{ dedupe: 'yes' }, /"dedupe"/],
+    [{ keyIn: 'body' }, /"keyIn"/],
+    [{ keyIn: true }, /"keyIn"/],
   ])('%j is refused with a TypeError naming it', (options, message) => {
     expect(() => idempotencyLink(options as never)).toThrow(TypeError);
     expect(() => idempotencyLink(options as never)).toThrow(message);
@@ -166,6 +180,7 @@ describe('createIdempotentClient checks its options', () => {
     [{ url: 'http://x', before: () => {} }, /"before"/],
     [{ url: 'http://x', idempotency: { attempts: -1 } }, /"attempts"/],
     [{ url: 'http://x', idempotency: { key: 'derive' } }, /"user"/],
+    [{ url: 'http://x', idempotency: { keyIn: 'query' } }, /"keyIn"/],
     [{ url: 'http://x', batchKeyed: 'yes' }, /"batchKeyed"/],
     [{ url: 'http://x', batchKeyed: true, keyedLink: () => () => {} }, /"batchKeyed" has no effect with "keyedLink"/],
   ])('%j is refused with a TypeError naming it', (options, message) => {

@@ -48,6 +48,7 @@ export { browserOnlineSource, type OnlineSource } from './online.js';
 export {
   DEFAULT_RETRY_SETTINGS,
   type IdempotencyLinkOptions,
+  type KeyPlacement,
   type KeyStrategy,
   type RetrySettings,
   type Schedule,

@@ -38,6 +38,13 @@ export interface RetrySettings {
  */
 export type KeyStrategy = 'uuid' | 'derive' | 'server';
 
+/**
+ * Where a keyed mutation's key travels (docs/protocol.md §1b): in the request's headers, sent by the
+ * terminating link (`idempotencyHeaders`), or in the operation's input, inside the envelope
+ * `{ "~idempotency": { key }, input }` that the server's middleware takes off again.
+ */
+export type KeyPlacement = 'header' | 'input';
+
 /** Runs `run` after `delayMs` and returns a function that cancels it. Tests pass one that records the delays. */
 export type Schedule = (run: () => void, delayMs: number) => () => void;
 
@@ -49,6 +56,16 @@ export interface IdempotencyLinkOptions extends RetrySettings {
    * before the first attempt and reused by every retry.
    */
   key?: KeyStrategy;
+  /**
+   * `'header'` (default): the key stays in `op.context.idempotencyKey`, for the terminating link to send as
+   * a header (`idempotencyHeaders`). `'input'`: each attempt also sends `op.input` wrapped in the envelope
+   * `{ "~idempotency": { key }, input }`, for `wsLink`, whose operations carry no headers. The key is
+   * derived from, and calls are shared by, the input as given; the caller gets the procedure's output as
+   * usual. A procedure without the server's idempotency middleware would get the envelope as its input,
+   * so such a client keys only idempotent procedures: narrow it with `filter`, or send the others with
+   * `context.idempotency: false`.
+   */
+  keyIn?: KeyPlacement;
   /** The path of the server's key-issuing query, for `key: 'server'`. Default `'idempotencyKey'`. */
   keyProcedure?: string;
   /**
@@ -90,6 +107,7 @@ export type ResolvedRetrySettings = Required<RetrySettings>;
 /** {@link IdempotencyLinkOptions} after validation, with defaults filled in. */
 export interface ResolvedLinkOptions {
   key: KeyStrategy;
+  keyIn: KeyPlacement;
   keyProcedure: string;
   /** Absent when `pauseWhileOffline` is false. */
   online?: OnlineSource;
@@ -117,6 +135,7 @@ export const DEFAULT_RETRY_SETTINGS: ResolvedRetrySettings = Object.freeze({
 
 const JITTERS: readonly Jitter[] = ['full', 'equal', 'none'];
 const STRATEGIES: readonly KeyStrategy[] = ['uuid', 'derive', 'server'];
+const PLACEMENTS: readonly KeyPlacement[] = ['header', 'input'];
 
 const defaultSchedule: Schedule = (run, delayMs) => {
   const timer = setTimeout(run, delayMs);
@@ -132,6 +151,10 @@ export function resolveLinkOptions(options: IdempotencyLinkOptions | undefined):
   const key = options.key ?? 'uuid';
   if (!STRATEGIES.includes(key)) {
     throw new TypeError(`idempotencyLink: option "key" must be 'uuid', 'derive' or 'server'.`);
+  }
+  const keyIn = options.keyIn ?? 'header';
+  if (!PLACEMENTS.includes(keyIn)) {
+    throw new TypeError(`idempotencyLink: option "keyIn" must be 'header' or 'input'.`);
   }
   const keyProcedure = options.keyProcedure ?? 'idempotencyKey';
   if (typeof keyProcedure !== 'string' || keyProcedure === '') {
@@ -165,6 +188,7 @@ export function resolveLinkOptions(options: IdempotencyLinkOptions | undefined):
   if (telemetryProblem) throw new TypeError(`idempotencyLink: option "telemetry" ${telemetryProblem}.`);
   return {
     key,
+    keyIn,
     keyProcedure,
     ...(options.pauseWhileOffline === false ? {} : { online }),
     user: options.user,

@@ -6,6 +6,7 @@ import {
   isValidIdempotencyKey,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   withoutAliasing,
+  wrapInEnvelope,
 } from '@trpc-idempotency/protocol';
 import type { AttemptEvent, IdempotencyResultMeta } from '../events.js';
 import { deriveIdempotencyKey, randomIdempotencyKey } from '../keys.js';
@@ -43,14 +44,20 @@ interface KeyedCall {
  * timeout per attempt, backoff with jitter, `Retry-After`, `IN_PROGRESS` waited out within a budget, and
  * the same key on every attempt. Calls in flight with the same path, key and input share one attempt
  * sequence. Put it before the terminating link, whose `headers` sends `op.context.idempotencyKey` (see
- * `idempotencyHeaders`).
+ * `idempotencyHeaders`, which also writes a batch's keys for `httpBatchLink`), or, with `keyIn: 'input'`,
+ * before a link without headers per operation such as `wsLink`: the key then travels in the input's
+ * envelope (docs/protocol.md §1b). A mutation whose socket closed before its answer came
+ * (`TRPCWebSocketClosedError`) is retried with the same key once wsLink has reconnected.
  *
  * @example
  * createTRPCClient<AppRouter>({
  *   links: [
  *     idempotencyLink({ key: 'uuid', onAttempt: (e) => console.log(e.attempt, e.outcome) }),
- *     httpLink({ url, transformer: superjson, headers: ({ op }) => idempotencyHeaders(op) }),
+ *     httpBatchLink({ url, transformer: superjson, headers: idempotencyHeaders }),
  *   ],
+ * });
+ * createTRPCClient<AppRouter>({
+ *   links: [idempotencyLink({ keyIn: 'input' }), wsLink({ client: createWSClient({ url }), transformer: superjson })],
  * });
  */
 export function idempotencyLink<TRouter extends AnyRouter = AnyRouter>(
@@ -87,10 +94,15 @@ export function createIdempotencyLink<TRouter extends AnyRouter>(
                 return;
               }
               const span = config.telemetry?.startCall(op.path);
+              // Each attempt is wrapped as it leaves, so that the key and the sharing id above saw the input as given.
+              const send: typeof next =
+                config.keyIn === 'input'
+                  ? (attemptOp) => next({ ...attemptOp, input: wrapInEnvelope(call.key, attemptOp.input) })
+                  : next;
               const sequence: AttemptSequence = createAttemptSequence({
                 op: call.op,
                 key: call.key,
-                next: next as Parameters<typeof createAttemptSequence>[0]['next'],
+                next: send as Parameters<typeof createAttemptSequence>[0]['next'],
                 retry: call.retry,
                 random: config.random,
                 schedule: config.schedule,
@@ -132,6 +144,11 @@ async function keyCall(
 ): Promise<KeyedCall> {
   const perCall = op.context.idempotency === false ? undefined : op.context.idempotency;
   const { retry, onResult } = resolveCallOptions(config.retry, perCall);
+  if (config.keyIn === 'input' && isBinaryOrFormData(op.input)) {
+    throw new TypeError(
+      `idempotencyLink: keyIn: 'input' cannot wrap the FormData or binary input of "${op.path}"; send its key in a header.`,
+    );
+  }
   const given = op.context.idempotencyKey as unknown;
   let serialized: { value: unknown } | undefined;
   // The same serialization for the derived key and the sharing id, made once and only when needed.
@@ -203,6 +220,15 @@ function issueServerKey(
       },
     });
   });
+}
+
+// The inputs tRPC's HTTP links send as they are rather than as JSON: no envelope can hold them.
+function isBinaryOrFormData(input: unknown): boolean {
+  return (
+    (typeof FormData !== 'undefined' && input instanceof FormData) ||
+    (typeof Blob !== 'undefined' && input instanceof Blob) ||
+    input instanceof Uint8Array
+  );
 }
 
 function inputSerializer(transformer: DataTransformerOptions | undefined): (input: unknown) => unknown {
