@@ -4,10 +4,11 @@ import { Cluster, Redis } from 'ioredis';
 import type pg from 'pg';
 import { inject } from 'vitest';
 import { openPostgresStore } from './postgres.js';
+import { openSqliteStore } from './sqlite.js';
 
 /** One of the stores every server test runs on. */
 export interface Backend {
-  name: 'MemoryStore' | 'Redis single node' | 'Redis Cluster' | 'PostgreSQL';
+  name: 'MemoryStore' | 'Redis single node' | 'Redis Cluster' | 'PostgreSQL' | 'SQLite';
   create(options?: { timeoutMs?: number }): Promise<OpenBackend>;
 }
 
@@ -88,6 +89,14 @@ export function backends(): Backend[] {
   if (inject('redisCluster')) list.push(redisBackend('Redis Cluster', () => connectCluster()));
   const postgresUrl = inject('postgresUrl');
   if (postgresUrl) list.push(postgresBackend(postgresUrl));
+  list.push({
+    name: 'SQLite',
+    async create(options = {}) {
+      // A file of its own in a temporary directory per test file; better-sqlite3 needs no server.
+      const { store, remove } = await openSqliteStore({ timeoutMs: options.timeoutMs });
+      return { store, prefix: '', close: remove };
+    },
+  });
   return list;
 }
 
