@@ -1,21 +1,6 @@
-import type { IdempotencyResultMeta } from './events.js';
-import type { RetrySettings } from './options.js';
+import type { CallIdempotencyOptions } from './options.js';
 
-/** What a call may put under `context.idempotency` to change how its mutation is retried and to learn how it ended. */
-export interface CallIdempotencyOptions extends RetrySettings {
-  /**
-   * Called once when this call succeeds, with its key, its number of attempts and whether the server
-   * replayed a stored outcome. Every caller of a shared attempt sequence gets its own call. A throwing
-   * hook never changes the outcome. `mutateWithMeta` is the typed way to use it: tRPC types the context
-   * of `mutate()` as a plain record, so this hook's parameter needs its type written out.
-   *
-   * @example
-   * await client.orders.create.mutate(cart, {
-   *   context: { idempotencyKey, idempotency: { onResult: (meta: IdempotencyResultMeta) => meta.replayed && showInfo('Already placed.') } },
-   * });
-   */
-  onResult?: (meta: IdempotencyResultMeta) => void;
-}
+export type { CallIdempotencyOptions } from './options.js';
 
 declare module '@trpc/client' {
   interface OperationContext {

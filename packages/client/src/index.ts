@@ -18,7 +18,6 @@ export {
   planRetryDelay,
   type RetryDelaySettings,
 } from './backoff.js';
-export type { CallIdempotencyOptions } from './context.js';
 export {
   type ClientHeaders,
   createIdempotentClient,
@@ -46,6 +45,7 @@ export {
 } from './mutateWithMeta.js';
 export { browserOnlineSource, type OnlineSource } from './online.js';
 export {
+  type CallIdempotencyOptions,
   DEFAULT_RETRY_SETTINGS,
   type IdempotencyLinkOptions,
   type KeyPlacement,

@@ -1,7 +1,17 @@
 import type { Operation } from '@trpc/client';
 import type { DataTransformerOptions } from '@trpc/server/unstable-core-do-not-import';
+import {
+  anything,
+  checkOptions,
+  isBoolean,
+  isFunction,
+  nonEmptyString,
+  type OptionRule,
+  type OptionRules,
+  oneOf,
+  wholeNumber,
+} from '@trpc-idempotency/protocol';
 import type { Jitter } from './backoff.js';
-import type { CallIdempotencyOptions } from './context.js';
 import type { AttemptEvent, IdempotencyResultMeta } from './events.js';
 import { browserOnlineSource, type OnlineSource } from './online.js';
 import { type ClientTelemetry, clientTelemetryProblem } from './telemetry.js';
@@ -30,6 +40,22 @@ export interface RetrySettings {
   attemptTimeoutMs?: number;
   /** Default `'full'`. See {@link Jitter}. */
   jitter?: Jitter;
+}
+
+/** What a call may put under `context.idempotency` to change how its mutation is retried and to learn how it ended. */
+export interface CallIdempotencyOptions extends RetrySettings {
+  /**
+   * Called once when this call succeeds, with its key, its number of attempts and whether the server
+   * replayed a stored outcome. Every caller of a shared attempt sequence gets its own call. A throwing
+   * hook never changes the outcome. `mutateWithMeta` is the typed way to use it: tRPC types the context
+   * of `mutate()` as a plain record, so this hook's parameter needs its type written out.
+   *
+   * @example
+   * await client.orders.create.mutate(cart, {
+   *   context: { idempotencyKey, idempotency: { onResult: (meta: IdempotencyResultMeta) => meta.replayed && showInfo('Already placed.') } },
+   * });
+   */
+  onResult?: (meta: IdempotencyResultMeta) => void;
 }
 
 /**
@@ -142,107 +168,88 @@ const defaultSchedule: Schedule = (run, delayMs) => {
   return () => clearTimeout(timer);
 };
 
-/** Checks link options at construction and throws a TypeError that names the bad one. */
+/** Checks link options at construction and throws a TypeError that names each bad one. */
 export function resolveLinkOptions(options: IdempotencyLinkOptions | undefined): ResolvedLinkOptions {
-  if (options === undefined) options = {};
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('idempotencyLink(options): options must be an object.');
-  }
-  const key = options.key ?? 'uuid';
-  if (!STRATEGIES.includes(key)) {
-    throw new TypeError(`idempotencyLink: option "key" must be 'uuid', 'derive' or 'server'.`);
-  }
-  const keyIn = options.keyIn ?? 'header';
-  if (!PLACEMENTS.includes(keyIn)) {
-    throw new TypeError(`idempotencyLink: option "keyIn" must be 'header' or 'input'.`);
-  }
-  const keyProcedure = options.keyProcedure ?? 'idempotencyKey';
-  if (typeof keyProcedure !== 'string' || keyProcedure === '') {
-    throw new TypeError('idempotencyLink: option "keyProcedure" must be a non-empty procedure path.');
-  }
-  if (options.pauseWhileOffline !== undefined && typeof options.pauseWhileOffline !== 'boolean') {
-    throw new TypeError('idempotencyLink: option "pauseWhileOffline" must be a boolean.');
-  }
-  const online = options.online ?? browserOnlineSource;
-  if (typeof online?.isOnline !== 'function' || typeof online.subscribe !== 'function') {
-    throw new TypeError('idempotencyLink: option "online" must have isOnline() and subscribe().');
-  }
-  if (options.user !== undefined && typeof options.user !== 'string' && typeof options.user !== 'function') {
-    throw new TypeError('idempotencyLink: option "user" must be a string or a function returning one.');
-  }
-  if (key === 'derive' && (options.user === undefined || options.user === '')) {
-    throw new TypeError(`idempotencyLink: option "user" is required with key: 'derive'.`);
-  }
-  if (options.transformer !== undefined && !isTransformer(options.transformer)) {
-    throw new TypeError('idempotencyLink: option "transformer" must be a tRPC data transformer.');
-  }
-  for (const name of ['filter', 'onAttempt', 'random', 'schedule'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') {
-      throw new TypeError(`idempotencyLink: option "${name}" must be a function.`);
+  const given = checkOptions('idempotencyLink', options, LINK_RULES, (given, bad) => {
+    if (given.key === 'derive' && (given.user === undefined || given.user === '')) {
+      bad('user', "is required with key: 'derive'");
     }
-  }
-  if (options.dedupe !== undefined && typeof options.dedupe !== 'boolean') {
-    throw new TypeError('idempotencyLink: option "dedupe" must be a boolean.');
-  }
-  const telemetryProblem = options.telemetry === undefined ? undefined : clientTelemetryProblem(options.telemetry);
-  if (telemetryProblem) throw new TypeError(`idempotencyLink: option "telemetry" ${telemetryProblem}.`);
+    retryProblems(given, bad);
+  });
   return {
-    key,
-    keyIn,
-    keyProcedure,
-    ...(options.pauseWhileOffline === false ? {} : { online }),
-    user: options.user,
-    transformer: options.transformer,
-    filter: options.filter ?? (() => true),
-    dedupe: options.dedupe ?? true,
-    onAttempt: options.onAttempt,
-    ...(options.telemetry ? { telemetry: options.telemetry } : {}),
-    random: options.random ?? Math.random,
-    schedule: options.schedule ?? defaultSchedule,
-    retry: resolveRetrySettings(DEFAULT_RETRY_SETTINGS, options, 'idempotencyLink: option'),
+    key: given.key ?? 'uuid',
+    keyIn: given.keyIn ?? 'header',
+    keyProcedure: given.keyProcedure ?? 'idempotencyKey',
+    ...(given.pauseWhileOffline === false ? {} : { online: given.online ?? browserOnlineSource }),
+    user: given.user,
+    transformer: given.transformer,
+    filter: given.filter ?? (() => true),
+    dedupe: given.dedupe ?? true,
+    onAttempt: given.onAttempt,
+    ...(given.telemetry ? { telemetry: given.telemetry } : {}),
+    random: given.random ?? Math.random,
+    schedule: given.schedule ?? defaultSchedule,
+    retry: withRetrySettings(DEFAULT_RETRY_SETTINGS, given),
   };
 }
 
-/**
- * Lays `overrides` over `base` and checks each number. `label` begins the error message, so that a
- * per-call mistake is named as `context.idempotency.attempts`.
- */
-export function resolveRetrySettings(
-  base: ResolvedRetrySettings,
-  overrides: RetrySettings | undefined,
-  label: string,
-): ResolvedRetrySettings {
-  if (overrides === undefined) return base;
-  if (typeof overrides !== 'object' || overrides === null) throw new TypeError(`${label} must be an object.`);
+const delayRule: OptionRule = (value) =>
+  typeof value === 'number' && Number.isFinite(value) && value >= 0
+    ? undefined
+    : 'must be a finite number of milliseconds, 0 or more';
+
+/** The rules of the retry settings, per client and per call. */
+const RETRY_RULES: OptionRules<RetrySettings> = {
+  attempts: wholeNumber({ min: 1, max: 100 }),
+  baseDelayMs: delayRule,
+  maxDelayMs: delayRule,
+  maxRetryAfterMs: delayRule,
+  maxInProgressWaitMs: delayRule,
+  attemptTimeoutMs: (value) =>
+    typeof value === 'number' && !Number.isNaN(value) && value > 0
+      ? undefined
+      : 'must be a positive number of milliseconds, or Infinity',
+  jitter: oneOf(JITTERS),
+};
+
+const LINK_RULES: OptionRules<IdempotencyLinkOptions> = {
+  ...RETRY_RULES,
+  key: oneOf(STRATEGIES),
+  keyIn: oneOf(PLACEMENTS),
+  keyProcedure: (value) => nonEmptyString(value) && 'must be a non-empty procedure path',
+  pauseWhileOffline: isBoolean,
+  online: (value) => {
+    const online = value as Partial<OnlineSource> | null;
+    return typeof online?.isOnline === 'function' && typeof online.subscribe === 'function'
+      ? undefined
+      : 'must have isOnline() and subscribe()';
+  },
+  user: (value) =>
+    typeof value === 'string' || typeof value === 'function'
+      ? undefined
+      : 'must be a string or a function returning one',
+  transformer: (value) => (isTransformer(value) ? undefined : 'must be a tRPC data transformer'),
+  filter: isFunction,
+  dedupe: isBoolean,
+  onAttempt: isFunction,
+  telemetry: (value) => clientTelemetryProblem(value),
+  random: isFunction,
+  schedule: isFunction,
+};
+
+/** The retry settings' rule that spans two of them. */
+function retryProblems(given: RetrySettings, bad: (name: keyof RetrySettings, problem: string) => void): void {
+  if (given.maxDelayMs !== undefined || given.baseDelayMs !== undefined) {
+    const base = given.baseDelayMs ?? DEFAULT_RETRY_SETTINGS.baseDelayMs;
+    const max = given.maxDelayMs ?? DEFAULT_RETRY_SETTINGS.maxDelayMs;
+    if (max < base) bad('maxDelayMs', 'must not be less than "baseDelayMs"');
+  }
+}
+
+function withRetrySettings(base: ResolvedRetrySettings, given: RetrySettings): ResolvedRetrySettings {
   const settings = { ...base };
-  const { attempts, baseDelayMs, maxDelayMs, maxRetryAfterMs, maxInProgressWaitMs, attemptTimeoutMs, jitter } =
-    overrides;
-  if (attempts !== undefined) {
-    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 100) {
-      throw new TypeError(`${label} "attempts" must be an integer from 1 to 100.`);
-    }
-    settings.attempts = attempts;
-  }
-  if (baseDelayMs !== undefined) settings.baseDelayMs = checkDelay(baseDelayMs, `${label} "baseDelayMs"`);
-  if (maxDelayMs !== undefined) settings.maxDelayMs = checkDelay(maxDelayMs, `${label} "maxDelayMs"`);
-  if (maxRetryAfterMs !== undefined) {
-    settings.maxRetryAfterMs = checkDelay(maxRetryAfterMs, `${label} "maxRetryAfterMs"`);
-  }
-  if (maxInProgressWaitMs !== undefined) {
-    settings.maxInProgressWaitMs = checkDelay(maxInProgressWaitMs, `${label} "maxInProgressWaitMs"`);
-  }
-  if (attemptTimeoutMs !== undefined) {
-    if (typeof attemptTimeoutMs !== 'number' || Number.isNaN(attemptTimeoutMs) || attemptTimeoutMs <= 0) {
-      throw new TypeError(`${label} "attemptTimeoutMs" must be a positive number of milliseconds, or Infinity.`);
-    }
-    settings.attemptTimeoutMs = attemptTimeoutMs;
-  }
-  if (jitter !== undefined) {
-    if (!JITTERS.includes(jitter)) throw new TypeError(`${label} "jitter" must be 'full', 'equal' or 'none'.`);
-    settings.jitter = jitter;
-  }
-  if (settings.maxDelayMs < settings.baseDelayMs) {
-    throw new TypeError(`${label} "maxDelayMs" must not be less than "baseDelayMs".`);
+  for (const name of Object.keys(RETRY_RULES) as Array<keyof RetrySettings>) {
+    if (given[name] !== undefined) (settings as Record<string, unknown>)[name] = given[name];
   }
   return settings;
 }
@@ -253,18 +260,20 @@ export interface ResolvedCallOptions {
   onResult?: (meta: IdempotencyResultMeta) => void;
 }
 
+const CALL_RULES: OptionRules<CallIdempotencyOptions> = { ...RETRY_RULES, onResult: isFunction };
+
 /** Checks one call's `context.idempotency` and throws a TypeError that names the bad setting. */
 export function resolveCallOptions(
   base: ResolvedRetrySettings,
   perCall: CallIdempotencyOptions | undefined,
 ): ResolvedCallOptions {
-  const label = 'context.idempotency:';
-  const retry = resolveRetrySettings(base, perCall, label);
-  const onResult = perCall?.onResult;
-  if (onResult !== undefined && typeof onResult !== 'function') {
-    throw new TypeError(`${label} "onResult" must be a function.`);
-  }
-  return onResult ? { retry, onResult } : { retry };
+  if (perCall === undefined) return { retry: base };
+  const given = checkOptions('context.idempotency', perCall, CALL_RULES, (given, bad) => {
+    const max = given.maxDelayMs ?? base.maxDelayMs;
+    if (max < (given.baseDelayMs ?? base.baseDelayMs)) bad('maxDelayMs', 'must not be less than "baseDelayMs"');
+  });
+  const retry = withRetrySettings(base, given);
+  return given.onResult ? { retry, onResult: given.onResult } : { retry };
 }
 
 // A transformer is `{ serialize, deserialize }` (superjson's default export is a class with static methods)
@@ -280,11 +289,4 @@ function canSerialize(part: unknown): boolean {
     part !== null &&
     typeof (part as { serialize?: unknown }).serialize === 'function'
   );
-}
-
-function checkDelay(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`${name} must be a finite number of milliseconds, 0 or more.`);
-  }
-  return value;
 }
