@@ -1,4 +1,6 @@
 import * as api from '@opentelemetry/api';
+import { createIdempotentClient, createIntent, idempotencyLink } from '@trpc-idempotency/client';
+import { openTelemetry as clientOpenTelemetry } from '@trpc-idempotency/client/opentelemetry';
 import { PostgresStore } from '@trpc-idempotency/postgres';
 import {
   createIdempotency,
@@ -28,6 +30,10 @@ const constructors: Case[] = [
   ['createKeyIssuer', (o) => createKeyIssuer(o as never), { secret, scope: 'global' }],
   ['new PostgresStore', (o) => new PostgresStore(o as never), { pool }],
   ['openTelemetry', (o) => openTelemetry(o as never), { api }],
+  ['createIdempotentClient', (o) => createIdempotentClient(o as never), { url: 'http://127.0.0.1:1/trpc' }],
+  ['idempotencyLink', (o) => idempotencyLink(o as never), {}],
+  ['createIntent', (o) => createIntent(o as never), {}],
+  ['client openTelemetry', (o) => clientOpenTelemetry(o as never), { api }],
 ];
 
 const misspelt: Record<string, [given: Record<string, unknown>, named: string]> = {
@@ -37,6 +43,10 @@ const misspelt: Record<string, [given: Record<string, unknown>, named: string]> 
   createKeyIssuer: [{ ttlMS: 1000 }, 'ttlMS'],
   'new PostgresStore': [{ timeoutMS: 5 }, 'timeoutMS'],
   openTelemetry: [{ meterprovider: {} }, 'meterprovider'],
+  createIdempotentClient: [{ batchkeyed: true }, 'batchkeyed'],
+  idempotencyLink: [{ maxDelayMS: 10 }, 'maxDelayMS'],
+  createIntent: [{ storag: 'local' }, 'storag'],
+  'client openTelemetry': [{ tracerprovider: {} }, 'tracerprovider'],
 };
 
 const impossible: Record<string, [given: Record<string, unknown>, named: string]> = {
@@ -47,6 +57,10 @@ const impossible: Record<string, [given: Record<string, unknown>, named: string]
   createKeyIssuer: [{ ttlMs: 10 }, 'ttlMs'],
   'new PostgresStore': [{ timeoutMs: 0 }, 'timeoutMs'],
   openTelemetry: [{ tracerProvider: 'global' }, 'tracerProvider'],
+  createIdempotentClient: [{ batchKeyed: 'yes' }, 'batchKeyed'],
+  idempotencyLink: [{ attempts: 0 }, 'attempts'],
+  createIntent: [{ storageKey: '' }, 'storageKey'],
+  'client openTelemetry': [{ tracerProvider: 42 }, 'tracerProvider'],
 };
 
 afterAll(async () => {
@@ -78,6 +92,14 @@ describe('drainIdempotency', () => {
   it('refuses a misspelt option and an impossible value, naming them', async () => {
     await expect(drainIdempotency({ timeoutMS: 10 } as never)).rejects.toThrow('unknown option "timeoutMS"');
     await expect(drainIdempotency({ timeoutMs: -1 })).rejects.toThrow('option "timeoutMs"');
+  });
+});
+
+describe('the per-call and nested options', () => {
+  it('refuses a misspelt retry setting under createIdempotentClient({ idempotency })', () => {
+    expect(() => createIdempotentClient({ url: 'http://127.0.0.1:1', idempotency: { attemps: 3 } as never })).toThrow(
+      'unknown option "attemps" (did you mean "attempts"?)',
+    );
   });
 });
 

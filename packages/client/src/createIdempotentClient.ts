@@ -10,6 +10,15 @@ import {
   type TRPCLink,
 } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server/unstable-core-do-not-import';
+import {
+  anything,
+  checkOptions,
+  isBoolean,
+  isFunction,
+  type OptionRule,
+  type OptionRules,
+  required,
+} from '@trpc-idempotency/protocol';
 import { hasIdempotencyKey, idempotencyHeaders } from './headersForKey.js';
 import { createIdempotencyLink } from './links/idempotencyLink.js';
 import type { IdempotencyLinkOptions } from './options.js';
@@ -49,6 +58,26 @@ export type IdempotentClientOptions<TRouter extends AnyRouter> = {
   before?: TRPCLink<TRouter>[];
 } & Pick<HTTPLinkOptions<TRouter['_def']['_config']['$types']>, 'transformer'>;
 
+const isLink: OptionRule = (value) => (typeof value === 'function' ? undefined : 'must be a tRPC link');
+const CLIENT_RULES: OptionRules<IdempotentClientOptions<AnyRouter>> = {
+  url: required(
+    (value) => (typeof value === 'string' || value instanceof URL ? undefined : 'must be a string or a URL'),
+    'is required: the tRPC endpoint, such as https://api.example.com/trpc',
+  ),
+  headers: (value) =>
+    value !== null && (typeof value === 'object' || typeof value === 'function')
+      ? undefined
+      : 'must be an object or a function',
+  fetch: isFunction,
+  // The link checks these itself, naming each: idempotencyLink: option "...".
+  idempotency: (value) => (typeof value === 'object' && value !== null ? undefined : 'must be an object'),
+  keyedLink: isLink,
+  unkeyedLink: isLink,
+  batchKeyed: isBoolean,
+  before: (value) => (Array.isArray(value) ? undefined : 'must be an array of tRPC links'),
+  transformer: anything,
+} as OptionRules<IdempotentClientOptions<AnyRouter>>;
+
 /**
  * The usual typed tRPC client, with every mutation keyed and retried safely. Keyed mutations go one per
  * request through `httpLink` with an `Idempotency-Key` header, or, with `batchKeyed: true`, batched among
@@ -66,38 +95,12 @@ export type IdempotentClientOptions<TRouter extends AnyRouter> = {
 export function createIdempotentClient<TRouter extends AnyRouter>(
   options: IdempotentClientOptions<TRouter>,
 ): TRPCClient<TRouter> {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('createIdempotentClient(options): options must be an object.');
-  }
-  if (typeof options.url !== 'string' && !(options.url instanceof URL)) {
-    throw new TypeError('createIdempotentClient: option "url" must be a string or a URL.');
-  }
-  if (options.fetch !== undefined && typeof options.fetch !== 'function') {
-    throw new TypeError('createIdempotentClient: option "fetch" must be a function.');
-  }
-  const headers = options.headers;
-  if (headers !== undefined && (headers === null || (typeof headers !== 'object' && typeof headers !== 'function'))) {
-    throw new TypeError('createIdempotentClient: option "headers" must be an object or a function.');
-  }
-  for (const name of ['keyedLink', 'unkeyedLink'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') {
-      throw new TypeError(`createIdempotentClient: option "${name}" must be a tRPC link.`);
+  checkOptions('createIdempotentClient', options as IdempotentClientOptions<AnyRouter>, CLIENT_RULES, (given, bad) => {
+    if (given.batchKeyed && given.keyedLink !== undefined) {
+      bad('batchKeyed', 'has no effect with "keyedLink"; have that link send idempotencyHeaders({ opList })');
     }
-  }
-  if (options.batchKeyed !== undefined && typeof options.batchKeyed !== 'boolean') {
-    throw new TypeError('createIdempotentClient: option "batchKeyed" must be a boolean.');
-  }
-  if (options.batchKeyed && options.keyedLink !== undefined) {
-    throw new TypeError(
-      'createIdempotentClient: option "batchKeyed" has no effect with "keyedLink"; have that link send idempotencyHeaders({ opList }).',
-    );
-  }
-  if (options.before !== undefined && !Array.isArray(options.before)) {
-    throw new TypeError('createIdempotentClient: option "before" must be an array of tRPC links.');
-  }
-  if (options.idempotency !== undefined && (typeof options.idempotency !== 'object' || options.idempotency === null)) {
-    throw new TypeError('createIdempotentClient: option "idempotency" must be an object.');
-  }
+  });
+  const headers = options.headers;
   const transformer = (options as { transformer?: any }).transformer;
   const probe = createResponseProbe();
   const userHeaders = async (opList: readonly Operation[]): Promise<Record<string, string | string[] | undefined>> => {

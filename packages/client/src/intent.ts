@@ -1,4 +1,14 @@
-import { canonicalJson, isValidIdempotencyKey, withoutAliasing } from '@trpc-idempotency/protocol';
+import {
+  anything,
+  canonicalJson,
+  checkOptions,
+  isBoolean,
+  isFunction,
+  isValidIdempotencyKey,
+  nonEmptyString,
+  type OptionRules,
+  withoutAliasing,
+} from '@trpc-idempotency/protocol';
 import {
   formatIntentRecord,
   type IntentRecord,
@@ -124,24 +134,9 @@ const OUTCOME_GRACE_MS = 100;
  * button.onclick = () => checkout.run((key) => client.orders.create.mutate(cart, { context: { idempotencyKey: key } }));
  */
 export function createIntent(options: IntentOptions = {}): Intent {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError('createIntent(options): options must be an object.');
+  checkOptions('createIntent', options, INTENT_RULES);
   const storageKey = options.storageKey ?? DEFAULT_STORAGE_KEY;
-  if (typeof storageKey !== 'string' || storageKey === '') {
-    throw new TypeError('createIntent: option "storageKey" must be a non-empty string.');
-  }
-  for (const name of ['generate', 'issue'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') {
-      throw new TypeError(`createIntent: option "${name}" must be a function.`);
-    }
-  }
-  if (options.crossTab !== undefined && typeof options.crossTab !== 'boolean') {
-    throw new TypeError('createIntent: option "crossTab" must be a boolean.');
-  }
   const { serializer } = options;
-  if (serializer !== undefined && (typeof serializer?.serialize !== 'function' || !serializer.deserialize)) {
-    throw new TypeError('createIntent: option "serializer" must have serialize and deserialize.');
-  }
   const storage = resolveStorage(options.storage);
   const kind = storage === undefined ? 'memory' : typeof options.storage === 'string' ? options.storage : 'custom';
   const crossTab = options.crossTab ?? (kind === 'local' || kind === 'custom');
@@ -350,6 +345,25 @@ export function createIntent(options: IntentOptions = {}): Intent {
   };
   return intent;
 }
+
+const INTENT_RULES: OptionRules<IntentOptions> = {
+  storage: (value) =>
+    value === 'session' ||
+    value === 'local' ||
+    (typeof value === 'object' && value !== null && typeof (value as KeyStorage).getItem === 'function')
+      ? undefined
+      : "must be 'session', 'local' or a Storage object",
+  storageKey: nonEmptyString,
+  generate: isFunction,
+  issue: isFunction,
+  crossTab: isBoolean,
+  serializer: (value) => {
+    const serializer = value as Partial<InputSerializer> | null;
+    return typeof serializer?.serialize === 'function' && typeof serializer.deserialize === 'function'
+      ? undefined
+      : 'must have serialize and deserialize';
+  },
+};
 
 /** The internals of an intent made by {@link createIntent}, or undefined for anything else. */
 export function intentInternals(intent: Intent): IntentInternals | undefined {

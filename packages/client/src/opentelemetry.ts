@@ -1,3 +1,4 @@
+import { anything, checkOptions } from '@trpc-idempotency/protocol';
 import type { CallSpan, ClientTelemetry } from './telemetry.js';
 
 /*
@@ -93,5 +94,12 @@ export function openTelemetry(options: ClientOpenTelemetryOptions): ClientTeleme
       "openTelemetry(options): options must be { api } with the @opentelemetry/api module (import * as api from '@opentelemetry/api').",
     );
   }
+  checkOptions('openTelemetry', options, {
+    api: anything,
+    tracerProvider: (value: unknown) =>
+      typeof (value as { getTracer?: unknown } | null)?.getTracer === 'function' ? undefined : 'must have getTracer()',
+    // The server's options may be shared with the client's: its meter provider is accepted, and unused here.
+    meterProvider: anything,
+  } as never);
   return { startCall: (path) => startCallSpan(options, path) };
 }
