@@ -1,5 +1,5 @@
 import type { TransactionalStore } from '@trpc-idempotency/server';
-import type { SqliteStore } from '@trpc-idempotency/sqlite';
+import { SqliteStore } from '@trpc-idempotency/sqlite';
 import type Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postMutation } from '../support/app.js';
@@ -161,6 +161,36 @@ describe('a transaction that outlives transactionTimeoutMs', () => {
       expect(app.rowsOf(key)).toEqual([]);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('two SqliteStores on one file in one process', () => {
+  let open: Awaited<ReturnType<typeof openSqliteStore>>;
+  afterAll(async () => {
+    await open?.remove();
+  });
+
+  it('share its write lock: a claim of the second waits for the first one’s transaction without blocking the loop', async () => {
+    open = await openSqliteStore();
+    const second = await new SqliteStore({ filename: open.filename }).ready();
+    try {
+      const base = { fingerprint: 'f', leaseMs: 5000, retentionMs: 60_000 };
+      const held = await open.store.claimInTransaction({ ...base, recordKey: newKey(), token: 'a' });
+      if (held.status !== 'claimed') throw new Error(`expected claimed, got ${held.status}`);
+      let settled = false;
+      const waiting = second.claim({ ...base, recordKey: newKey(), token: 'b' }).finally(() => {
+        settled = true;
+      });
+      const started = performance.now();
+      await sleep(100);
+      // The timer fired on time: nothing blocked the thread in SQLite's busy handler.
+      expect(performance.now() - started).toBeLessThan(400);
+      expect(settled).toBe(false);
+      expect(await held.transaction.commit({ outcome: 'done', retentionMs: 60_000 })).toBe(true);
+      expect(await waiting).toEqual({ status: 'claimed', fence: 1 });
+    } finally {
+      await second.close();
     }
   });
 });

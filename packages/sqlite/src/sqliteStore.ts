@@ -22,7 +22,7 @@ import { describe, SqliteStoreSetupError } from './errors.js';
 import { DEFAULT_TABLE, type SchemaNames, schemaNames } from './names.js';
 import { SqliteTransaction } from './sqliteTransaction.js';
 import { claimIn, decide, prepare, type Statements } from './statements.js';
-import { WriteLock } from './writeLock.js';
+import { type WriteLock, writeLockOf } from './writeLock.js';
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -95,7 +95,7 @@ export class SqliteStore implements TransactionalStore<Database.Database> {
   readonly #busyTimeoutMs: number;
   readonly #synchronous: Synchronous;
   readonly #transactionTimeoutMs: number;
-  readonly #lock = new WriteLock();
+  readonly #lock: WriteLock;
   /** The open handler transactions of this process, by record key. */
   readonly #open = new Map<string, SqliteTransaction>();
   #db: Database.Database | undefined;
@@ -105,6 +105,7 @@ export class SqliteStore implements TransactionalStore<Database.Database> {
   constructor(options: SqliteStoreOptions) {
     checkOptions('new SqliteStore', options, SQLITE_STORE_RULES);
     this.#filename = options.filename;
+    this.#lock = writeLockOf(options.filename);
     this.#names = schemaNames(options.table ?? DEFAULT_TABLE);
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#busyTimeoutMs = options.busyTimeoutMs ?? 1000;
@@ -221,11 +222,20 @@ export class SqliteStore implements TransactionalStore<Database.Database> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (!this.#lock.tryAcquire())
-      await this.#lock.acquire(this.#transactionTimeoutMs + this.#timeoutMs).catch(() => {});
-    this.#db?.close();
-    this.#db = undefined;
-    this.#statements = undefined;
+    const held =
+      this.#lock.tryAcquire() ||
+      (await this.#lock.acquire(this.#transactionTimeoutMs + this.#timeoutMs).then(
+        () => true,
+        () => false,
+      ));
+    try {
+      this.#db?.close();
+      this.#db = undefined;
+      this.#statements = undefined;
+    } finally {
+      // The lock is the file's, shared with any other store of this process on it.
+      if (held) this.#lock.release();
+    }
   }
 
   /**

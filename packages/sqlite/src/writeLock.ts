@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { StoreUnavailableError } from '@trpc-idempotency/server';
 
 /**
@@ -54,4 +55,21 @@ export class WriteLock {
     if (next) next();
     else this.#held = false;
   }
+}
+
+const locks = new Map<string, WriteLock>();
+
+/**
+ * The write lock of a file for this process: every SqliteStore on the same path shares one, so that two
+ * stores on one file never make each other wait inside SQLite. (Two paths to one file through a link are
+ * not seen as one.)
+ */
+export function writeLockOf(filename: string): WriteLock {
+  const path = resolve(filename);
+  let lock = locks.get(path);
+  if (!lock) {
+    lock = new WriteLock();
+    locks.set(path, lock);
+  }
+  return lock;
 }
