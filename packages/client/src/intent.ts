@@ -1,5 +1,4 @@
 import {
-  anything,
   canonicalJson,
   checkOptions,
   isBoolean,

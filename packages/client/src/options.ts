@@ -1,7 +1,6 @@
 import type { Operation } from '@trpc/client';
 import type { DataTransformerOptions } from '@trpc/server/unstable-core-do-not-import';
 import {
-  anything,
   checkOptions,
   isBoolean,
   isFunction,

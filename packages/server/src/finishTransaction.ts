@@ -1,8 +1,8 @@
 import { TRPCError } from '@trpc/server';
+import { endLease } from './endLease.js';
 import { IdempotencyError } from './errors.js';
 import type { Lease } from './lease.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
-import { endLease } from './endLease.js';
 import type { PreparedOutcome } from './sizeLimits.js';
 import { type StoreTransaction, StoreUnavailableError } from './store/types.js';
 import type { AnyResult } from './trpcInternals.js';

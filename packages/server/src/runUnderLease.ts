@@ -1,8 +1,8 @@
+import { endLease } from './endLease.js';
 import { finishTransaction } from './finishTransaction.js';
 import type { Lease } from './lease.js';
 import { keepLease } from './leaseKeeper.js';
 import type { ResolvedIdempotencyOptions } from './options.js';
-import { endLease } from './endLease.js';
 import { prepareOutcome } from './sizeLimits.js';
 import { type AnyResult, isInputValidationFailure } from './trpcInternals.js';
 
