@@ -13,6 +13,7 @@ export default defineConfig({
         replacement: src('./packages/server/src/opentelemetry.ts'),
       },
       { find: /^@trpc-idempotency\/postgres$/, replacement: src('./packages/postgres/src/index.ts') },
+      { find: /^@trpc-idempotency\/mysql$/, replacement: src('./packages/mysql/src/index.ts') },
       { find: /^@trpc-idempotency\/sqlite$/, replacement: src('./packages/sqlite/src/index.ts') },
       {
         find: /^@trpc-idempotency\/client\/opentelemetry$/,
