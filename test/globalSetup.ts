@@ -1,5 +1,6 @@
 import 'vitest';
 import type { TestProject } from 'vitest/node';
+import { type MySqlDatabase, openMySqlTestDatabase } from './support/mysqlDatabase.js';
 import { openTestDatabase, type PostgresDatabase } from './support/postgresDatabase.js';
 import {
   assertRedisServerInstalled,
@@ -18,6 +19,8 @@ declare module 'vitest' {
     redisCluster: Array<{ host: string; port: number }> | null;
     /** A database the tests may create tables in, or null when there is no PostgreSQL (the tests skip, except under CI=true). */
     postgresUrl: string | null;
+    /** A MariaDB (or MySQL) database the tests may create tables and procedures in, or null when there is none (the tests skip, except under CI=true). */
+    mysqlUrl: string | null;
   }
 }
 
@@ -25,19 +28,22 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const external = process.env.REDIS_URL;
   if (!external) assertRedisServerInstalled();
-  const [single, cluster, postgres]: [
+  const [single, cluster, postgres, mysql]: [
     RedisProcess | undefined,
     RedisClusterProcess | undefined,
     PostgresDatabase | undefined,
+    MySqlDatabase | undefined,
   ] = await Promise.all([
     external ? undefined : startRedis(),
     hasRedisServer() ? startRedisCluster(3, 0) : undefined,
     openTestDatabase(),
+    openMySqlTestDatabase(),
   ]);
   project.provide('redisUrl', external ?? single!.url);
   project.provide('redisCluster', cluster?.startupNodes ?? null);
   project.provide('postgresUrl', postgres?.url ?? null);
+  project.provide('mysqlUrl', mysql?.url ?? null);
   return async () => {
-    await Promise.all([single?.stop(), cluster?.stop(), postgres?.drop()]);
+    await Promise.all([single?.stop(), cluster?.stop(), postgres?.drop(), mysql?.drop()]);
   };
 }

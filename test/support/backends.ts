@@ -3,12 +3,13 @@ import { type IdempotencyStore, MemoryStore, RedisStore } from '@trpc-idempotenc
 import { Cluster, Redis } from 'ioredis';
 import type pg from 'pg';
 import { inject } from 'vitest';
+import { openMySqlStore } from './mysql.js';
 import { openPostgresStore } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
 
 /** One of the stores every server test runs on. */
 export interface Backend {
-  name: 'MemoryStore' | 'Redis single node' | 'Redis Cluster' | 'PostgreSQL' | 'SQLite';
+  name: 'MemoryStore' | 'Redis single node' | 'Redis Cluster' | 'PostgreSQL' | 'SQLite' | 'MariaDB';
   create(options?: { timeoutMs?: number }): Promise<OpenBackend>;
 }
 
@@ -89,6 +90,17 @@ export function backends(): Backend[] {
   if (inject('redisCluster')) list.push(redisBackend('Redis Cluster', () => connectCluster()));
   const postgresUrl = inject('postgresUrl');
   if (postgresUrl) list.push(postgresBackend(postgresUrl));
+  const mysqlUrl = inject('mysqlUrl');
+  if (mysqlUrl) {
+    list.push({
+      name: 'MariaDB',
+      async create(options = {}) {
+        // A MySqlStore on a table of its own in the run's test database (test/support/mysqlDatabase.ts).
+        const { store, table, drop } = await openMySqlStore(mysqlUrl, { timeoutMs: options.timeoutMs });
+        return { store, prefix: table, close: drop };
+      },
+    });
+  }
   list.push({
     name: 'SQLite',
     async create(options = {}) {
