@@ -21,7 +21,13 @@ export {
   readEnvelope,
   wrapInEnvelope,
 } from './envelope.js';
-export { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, LEGACY_IDEMPOTENCY_KEY_HEADER } from './headers.js';
+export {
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENT_REPLAYED_HEADER,
+  LEGACY_IDEMPOTENCY_KEY_HEADER,
+  PREFER_HEADER,
+  PREFERENCE_APPLIED_HEADER,
+} from './headers.js';
 export {
   isValidIdempotencyKey,
   MAX_IDEMPOTENCY_KEY_LENGTH,
