@@ -1,14 +1,10 @@
 import { initTRPC } from '@trpc/server';
 import type { FetchCreateContextFnOptions } from '@trpc/server/adapters/fetch';
-import {
-  createIdempotency,
-  fetchIdempotencyContext,
-  type IdempotencyStore,
-  idempotencyErrorFormatter,
-} from '@trpc-idempotency/server';
+import { createIdempotency, fetchIdempotencyContext, type IdempotencyStore } from '@trpc-idempotency/server';
 import superjson from 'superjson';
-import { z } from 'zod';
+import { paymentErrorFormatter } from './errorFormatter.js';
 import type { Ledger } from './ledger.js';
+import { paymentInput } from './paymentInput.js';
 
 /**
  * The request context on a fetch runtime: the customer (no login here: an `x-customer-id` header, or
@@ -27,26 +23,20 @@ const PROCESSING_MS = 300;
 
 /** Builds the router: `payments.create` runs once per key and customer, `payments.list` shows the ledger. */
 export function buildRouter(deps: { store: IdempotencyStore; ledger: Ledger }) {
-  const t = initTRPC.context<Context>().create({ transformer: superjson, errorFormatter: idempotencyErrorFormatter });
+  // No `isDev` here: tRPC then decides by NODE_ENV, and `npm run start:hono` sets it to production, so error
+  // answers carry no stack trace (and no path on the server).
+  const t = initTRPC.context<Context>().create({ transformer: superjson, errorFormatter: paymentErrorFormatter });
   const idempotentProcedure = t.procedure.use(
     createIdempotency({ store: deps.store, scope: (ctx: Context) => ctx.customerId, serializer: superjson }),
   );
   return t.router({
     payments: t.router({
-      create: idempotentProcedure
-        .input(
-          z.object({
-            amount: z.number().int().positive().max(100_000_000),
-            currency: z.enum(['EUR', 'USD', 'GBP']),
-            note: z.string().trim().max(140).default(''),
-          }),
-        )
-        .mutation(async ({ ctx, input }) => {
-          const { key, fence, signal } = ctx.idempotency;
-          await new Promise((resolve) => setTimeout(resolve, PROCESSING_MS));
-          signal.throwIfAborted();
-          return deps.ledger.record({ ...input, key, fence });
-        }),
+      create: idempotentProcedure.input(paymentInput).mutation(async ({ ctx, input }) => {
+        const { key, fence, signal } = ctx.idempotency;
+        await new Promise((resolve) => setTimeout(resolve, PROCESSING_MS));
+        signal.throwIfAborted();
+        return deps.ledger.record({ ...input, key, fence });
+      }),
       list: t.procedure.query(() => deps.ledger.list()),
     }),
   });
