@@ -19,9 +19,8 @@ declare const ledger: {
   list(): Promise<Array<{ id: string; amount: number; currency: string; key: string; fence: number }>>;
 };
 
-/** The browser side: the user's session and access token, your UI's messages, a button, the API's URL. */
+/** The browser side: the user's session, your UI's messages, a button, the API's URL. */
 declare const session: { userId: string };
-declare function getToken(): string;
 declare function showError(message: string): void;
 declare function showInfo(message: string): void;
 declare const button: HTMLButtonElement;
