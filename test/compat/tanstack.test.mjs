@@ -31,6 +31,12 @@ async function mutateThroughTanstack(retryOptions) {
     const observer = new MutationObserver(queryClient, pay.options(retryOptions));
     const result = await observer.mutate({ item: 'chair', qty: 2, price: new Money(4200, 'EUR') });
     const { key } = idempotencyOf(observer.getCurrentResult());
+    // What useMutationState's select gets: the mutations of the cache, read through pay.select.
+    const selected = queryClient
+      .getMutationCache()
+      .findAll({ mutationKey: pay.mutationKey })
+      .map(pay.select((state) => [state.context?.idempotencyKey, state.data?.item]));
+    assert.deepEqual(selected, [[key, 'chair']]);
     return { result, key, seen: proxy.seen };
   } finally {
     await proxy.close();

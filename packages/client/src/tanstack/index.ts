@@ -88,6 +88,17 @@ export interface IdempotentMutation<TData, TError, TVariables> {
    * Resolves once they are under way; each mutation's state tells how it goes. Calling it again is harmless.
    */
   resume(): Promise<void>;
+  /**
+   * A `select` for `useMutationState` that hands your function this mutation's state typed: `data` is the
+   * procedure's output, `variables` its input, `context` the idempotency context. Pair it with
+   * `filters: { mutationKey }`, so that only this procedure's mutations reach it (the type is trusted, not checked).
+   *
+   * @example
+   * const receipts = useMutationState({ filters: { mutationKey: pay.mutationKey }, select: pay.select((s) => s.data) });
+   */
+  select<TResult>(
+    select: (state: MutationState<TData, TError, TVariables, IdempotencyMutationContext>) => TResult,
+  ): (mutation: Mutation<any, any, any, any>) => TResult;
 }
 
 // Mutations made in an earlier page load have an older submittedAt; that is how a resumed one is told.
@@ -205,6 +216,7 @@ export function idempotentMutation<TData, TError, TVariables>(
     mutationKey,
     intent,
     options,
+    select: (select) => (mutation) => select(mutation.state),
     async resume() {
       const cache = queryClient.getMutationCache();
       const restored = cache.findAll({ mutationKey, exact: true, status: 'pending' });
