@@ -40,7 +40,7 @@ export async function spawnServer(config: ServerConfig, options: { exposeGc?: bo
   });
   const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 20 s: ${stderr}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start within 60 s: ${stderr}`)), 60_000);
     child.stdout?.on('data', () => {
       const match = /LISTENING (\d+)/.exec(stdout);
       if (match) {

@@ -1,7 +1,7 @@
 /*
  * One server process of the reliability scenarios: a real tRPC app over Node's HTTP server, with the
- * idempotency middleware on a RedisStore (single node or Cluster), a MemoryStore, or a PostgresStore
- * whose handler writes its ledger row in the transaction that completes the record. It is started with
+ * idempotency middleware on a RedisStore (single node or Cluster), a MemoryStore, or a PostgresStore,
+ * MySqlStore or SqliteStore whose handler writes its ledger row in the transaction that completes the record. It is started with
  * `node --import tsx` by processes.ts, reads its settings from RELIABILITY_SERVER (JSON), and prints
  * `LISTENING <port>` once it serves. GET /__stats answers with its memory after a forced GC, its
  * active handles and the unhandled rejections it saw.
@@ -11,7 +11,6 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { initTRPC } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { PostgresStore } from '@trpc-idempotency/postgres';
 import {
   createIdempotency,
   drainIdempotency,
@@ -23,11 +22,11 @@ import {
   RedisStore,
 } from '@trpc-idempotency/server';
 import { Cluster, Redis } from 'ioredis';
-import pg from 'pg';
 import superjson from 'superjson';
 import { z } from 'zod';
 import { Ledger } from './ledger.js';
 import type { ServerConfig, ServerStats } from './serverConfig.js';
+import { openSqlStore, type SqlStore } from './sqlStores.js';
 
 const config = JSON.parse(process.env.RELIABILITY_SERVER ?? '{}') as ServerConfig;
 let unhandledRejections = 0;
@@ -39,12 +38,9 @@ process.on('unhandledRejection', (reason) => {
   console.error('unhandledRejection', reason);
 });
 
-function openStore(): { store: IdempotencyStore; memory?: MemoryStore; postgres?: PostgresStore; pool?: pg.Pool } {
-  if (config.store === 'postgres') {
-    const pool = new pg.Pool({ connectionString: config.postgresUrl, max: config.poolSize ?? 20 });
-    const postgres = new PostgresStore({ pool, table: config.table, timeoutMs: config.storeTimeoutMs });
-    return { store: postgres, postgres, pool };
-  }
+function openStore(): { store: IdempotencyStore; memory?: MemoryStore; sql?: SqlStore } {
+  const sql = openSqlStore(config);
+  if (sql) return { store: sql.store, sql };
   if (config.store === 'memory') {
     const memory = new MemoryStore();
     return { store: memory, memory };
@@ -75,7 +71,7 @@ function openStore(): { store: IdempotencyStore; memory?: MemoryStore; postgres?
   };
 }
 
-const { store, memory, postgres, pool } = openStore();
+const { store, memory, sql } = openStore();
 const ledger = config.ledgerUrl ? new Ledger(config.ledgerUrl, config.ledgerNamespace ?? 'ledger') : undefined;
 
 function createContext(opts: Parameters<typeof nodeIdempotencyContext>[0]) {
@@ -133,31 +129,31 @@ const payment = idempotent.input(paymentInput).mutation(async ({ ctx, input, pat
 });
 
 /**
- * The same payment in PostgreSQL: the run is counted on its own (autocommit), the ledger row goes into
- * the handler's transaction, which the middleware commits only with the outcome. The ledger checks no
- * fence and has no unique constraint: only the transaction keeps a stale holder's row out.
+ * The same payment in a SQL database (sqlStores.ts): the run is counted on its own, in a file, and the ledger
+ * row goes into the handler's transaction, which the middleware commits only with the outcome. The ledger
+ * checks no fence and has no unique constraint: only the transaction keeps a stale holder's row out. With
+ * `sqlLedger.transaction: false` the row is written in autocommit instead, and only the claim keeps a second
+ * run out.
  */
-function transactionalPayment(tables: { runs: string; ledger: string }) {
+function sqlPayment(sqlStore: SqlStore, transaction: boolean) {
   const procedure = t.procedure.use(
-    createIdempotency({ store: postgres!, serializer: superjson, ...settings, transaction: true }),
+    transaction
+      ? createIdempotency({ store: sqlStore.store, serializer: superjson, ...settings, transaction: true })
+      : createIdempotency({ store: sqlStore.store, serializer: superjson, ...settings }),
   );
   return procedure.input(paymentInput).mutation(async ({ ctx, input, path }) => {
-    const { fence, tx } = ctx.idempotency;
-    await pool!.query(`INSERT INTO ${tables.runs} (intent, fence, pid) VALUES ($1, $2, $3)`, [
-      input.intent,
-      fence,
-      process.pid,
-    ]);
+    const { fence } = ctx.idempotency;
+    sqlStore.countRun({ intent: input.intent, fence, pid: process.pid });
+    const orderId = randomUUID();
+    const tx = 'tx' in ctx.idempotency ? ctx.idempotency.tx : undefined;
+    const write = async () => {
+      await sqlStore.insert(tx, { intent: input.intent, fence, orderId, pid: process.pid });
+      ledgerInserts++;
+    };
+    if (config.writeBeforeSleep) await write();
     const ms = handlerSleepMs();
     if (ms > 0) await sleep(ms);
-    const orderId = randomUUID();
-    await tx.query(`INSERT INTO ${tables.ledger} (intent, fence, order_id, pid) VALUES ($1, $2, $3, $4)`, [
-      input.intent,
-      fence,
-      orderId,
-      process.pid,
-    ]);
-    ledgerInserts++;
+    if (!config.writeBeforeSleep) await write();
     return {
       orderId,
       fence,
@@ -171,7 +167,7 @@ function transactionalPayment(tables: { runs: string; ledger: string }) {
   });
 }
 
-const pay = config.pgLedger ? transactionalPayment(config.pgLedger) : payment;
+const pay = sql ? sqlPayment(sql, config.sqlLedger?.transaction ?? true) : payment;
 const router = t.router({ pay, refund: pay });
 
 const trpc = createHTTPHandler({
@@ -205,7 +201,7 @@ const server = createServer((req, res) => {
   trpc(req, res);
 });
 server.keepAliveTimeout = 30_000;
-server.listen(0, '127.0.0.1', () => {
+server.listen(config.port ?? 0, '127.0.0.1', () => {
   console.log(`LISTENING ${(server.address() as AddressInfo).port}`);
 });
 

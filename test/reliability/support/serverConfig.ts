@@ -1,15 +1,22 @@
 /** How a reliability server process is set up; passed to it as JSON in RELIABILITY_SERVER. */
 export interface ServerConfig {
-  store: 'redis' | 'cluster' | 'sentinel' | 'memory' | 'postgres';
-  /** PostgresStore: the database (the pool has `poolSize` connections, default 20) and the store's table. */
+  store: 'redis' | 'cluster' | 'sentinel' | 'memory' | 'postgres' | 'mysql' | 'sqlite';
+  /** PostgresStore or MySqlStore: the database (the pool has `poolSize` connections, default 20) and the store's table. */
   postgresUrl?: string;
+  mysqlUrl?: string;
+  /** SqliteStore: the database file. */
+  sqliteFile?: string;
   table?: string;
   poolSize?: number;
   /**
-   * PostgresStore with `transaction: true`: the handler writes its ledger row through ctx.idempotency.tx
-   * into `pgLedger.ledger`, after counting its run in `pgLedger.runs` (autocommit), both in the same database.
+   * A PostgresStore, MySqlStore or SqliteStore whose handler writes its ledger row into the table `sqlLedger.table`
+   * of the store's own database (sqlLedger.ts), after appending its run to the file `sqlLedger.runsFile`. With
+   * `transaction: true` (the default) the row goes through ctx.idempotency.tx; with false, it is an autocommit
+   * write of its own, as a handler without transaction: true would make.
    */
-  pgLedger?: { runs: string; ledger: string };
+  sqlLedger?: { table: string; runsFile: string; transaction?: boolean };
+  /** With `sqlLedger`: the handler writes its row before its sleep, not after (a crash then finds it uncommitted). */
+  writeBeforeSleep?: boolean;
   redisUrl?: string;
   clusterNodes?: Array<{ host: string; port: number }>;
   /** The sentinels and the name they monitor the primary under, for `store: 'sentinel'`. */
@@ -18,6 +25,8 @@ export interface ServerConfig {
   /** RedisStore prefix; each scenario uses its own. */
   prefix?: string;
   storeTimeoutMs?: number;
+  /** The port to listen on; default a free one. A restarted process takes its predecessor's. */
+  port?: number;
   /** RedisStore `waitForReplicas`, for the Cluster failover scenario. */
   waitForReplicas?: { replicas: number; timeoutMs: number };
   leaseMs?: number;
@@ -44,6 +53,6 @@ export interface ServerStats {
   memoryStoreSize: number | null;
   /** How many idempotency events of each type it saw; `storeErrorAfterRun` is a failed complete/release. */
   events: Record<string, number>;
-  /** With `pgLedger`: ledger rows its handlers inserted through their transactions, committed or not. */
+  /** With `sqlLedger`: ledger rows its handlers inserted, committed or not. */
   ledgerInserts: number;
 }
