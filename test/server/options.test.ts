@@ -31,8 +31,19 @@ describe('createIdempotency options', () => {
       /option "serializer" must have serialize and deserialize/,
     ],
     [{ store, scope, required: 'yes' }, /option "required"/],
-    [{ store, scope, inProgress: 'wait' }, /option "inProgress" must be 'reject' or \{ waitMs: number \}/],
-    [{ store, scope, inProgress: { waitMs: 0 } }, /option "inProgress/],
+    [
+      { store, scope, inProgress: 'wait' },
+      /option "inProgress" must be 'reject' or \{ waitMs\?, maxWaitMs\?, rereadMs\? \}/,
+    ],
+    [
+      { store, scope, inProgress: { waitMs: -1 } },
+      /option "inProgress" field "waitMs" must be a whole number of ms, 0 or more/,
+    ],
+    [
+      { store, scope, inProgress: { waitMs: 5000, maxWaitMs: 1000 } },
+      /field "maxWaitMs" must be at least waitMs \(5000 ms\)/,
+    ],
+    [{ store, scope, inProgress: { waitMS: 10 } }, /option "inProgress" has an unknown field "waitMS"/],
     [{ store, scope, onStoreError: 'ignore' }, /option "onStoreError"/],
     [{ store, scope, shouldStoreError: true }, /option "shouldStoreError" must be a function/],
     [{ store, scope, serializer: JSON }, /option "serializer/],

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { IDEMPOTENT_REPLAYED_HEADER, readEnvelope } from '@trpc-idempotency/protocol';
+import { IDEMPOTENT_REPLAYED_HEADER, PREFERENCE_APPLIED_HEADER, readEnvelope } from '@trpc-idempotency/protocol';
 import { findCallKey } from './callKey.js';
 import { claimOrWait, type SentClaim } from './claim.js';
 import { DRAINING_RETRY_AFTER_MS, DrainGate, type DrainOptions, type DrainReport } from './drain.js';
@@ -10,6 +10,7 @@ import { requireIssuedKey } from './keyIssuer.js';
 import { Lease } from './lease.js';
 import { type IdempotencyOptions, type ResolvedIdempotencyOptions, resolveOptions } from './options.js';
 import { decodeOutcome, storedErrorToTRPCError } from './outcome.js';
+import { preferredWaitSeconds } from './preferWait.js';
 import type { IdempotencyRequest, IdempotencyRequestContext } from './requestContext.js';
 import { inProgressRetryAfterMs } from './retryHint.js';
 import { type IdempotencyHandlerContext, runUnderLease, type TransactionalHandlerContext } from './runUnderLease.js';
@@ -28,6 +29,7 @@ import {
   type MiddlewareFunction,
   RESULT_MARKER,
 } from './trpcInternals.js';
+import { planWait } from './waitOptions.js';
 
 export type { IdempotencyHandlerContext, TransactionalHandlerContext } from './runUnderLease.js';
 
@@ -162,9 +164,11 @@ export function createIdempotency<
       });
       const token = randomUUID();
 
+      // A duplicate waits as the server's inProgress option says, or as its request asks within it (§3).
+      const wait = planWait(config.inProgress, request ? preferredWaitSeconds(request.prefer) : undefined);
       let sent: SentClaim;
       try {
-        sent = await claimOrWait(config, { recordKey, fingerprint, token, signal: opts.signal });
+        sent = await claimOrWait(config, { recordKey, fingerprint, token, signal: opts.signal, waitMs: wait.waitMs });
       } catch (error) {
         if (error instanceof StoreFullError) {
           // A full store answers; it refuses to forget. fail-open is for a store that cannot be reached, not this.
@@ -189,6 +193,9 @@ export function createIdempotency<
 
       const { claim, waitedMs } = sent;
       const waited = waitedMs === undefined ? {} : { waitedMs };
+      if (waitedMs !== undefined && wait.appliedSeconds !== undefined) {
+        setHeader(request, PREFERENCE_APPLIED_HEADER, `wait=${wait.appliedSeconds}`);
+      }
       switch (claim.status) {
         case 'mismatch':
           emit({ type: 'mismatch', ...waited });
@@ -247,8 +254,12 @@ function replay(
 }
 
 function setRetryAfter(request: IdempotencyRequest | undefined, retryAfterMs: number): void {
-  if (request && request.callCount <= 1)
-    request.setResponseHeader?.('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  setHeader(request, 'Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+}
+
+/** Sets a response header of an unbatched request: a batch's headers are shared by all its calls. */
+function setHeader(request: IdempotencyRequest | undefined, name: string, value: string): void {
+  if (request && request.callCount <= 1) request.setResponseHeader?.(name, value);
 }
 
 function report<TContext>(

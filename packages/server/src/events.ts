@@ -31,7 +31,8 @@ export interface IdempotencyEvent {
   /** How long the caller was told to wait, for `conflict`, `storeFull` and `draining`. */
   retryAfterMs?: number;
   /**
-   * With `inProgress: { waitMs }`: how long the server waited for another holder before this answer, for
+   * When the server waited for another holder (its `inProgress` option, or the request's `Prefer: wait`,
+   * docs/protocol.md §3): how long it waited before this answer, for
    * `replayed` (then the outcome is that holder's), `claimed` (it gave its lease up) and `conflict`.
    */
   waitedMs?: number;

@@ -8,6 +8,8 @@ export {
   KEY_INVALID_REASONS,
   type KeyInvalidReason,
   LEGACY_IDEMPOTENCY_KEY_HEADER,
+  PREFER_HEADER,
+  PREFERENCE_APPLIED_HEADER,
 } from '@trpc-idempotency/protocol';
 export {
   createIdempotency,
@@ -46,6 +48,7 @@ export {
 export { inProgressRetryAfterMs } from './retryHint.js';
 export type { ScopeFunction } from './scope.js';
 export { MemoryStore, type MemoryStoreOptions } from './store/memoryStore.js';
+export { RecordWatches, type WatchSubscriber } from './store/recordWatches.js';
 export { type RedisClient, RedisStore, type RedisStoreOptions } from './store/redisStore.js';
 export {
   CLAIM_STATUSES,
@@ -58,6 +61,7 @@ export {
   type LeaseRequest,
   RECORD_STATES,
   type RecordState,
+  type RecordWatch,
   type ReleaseRequest,
   type RenewLeaseRequest,
   StoreFullError,
@@ -69,3 +73,4 @@ export {
   type TransactionClientOf,
 } from './store/types.js';
 export type { CallTelemetry, IdempotencyTelemetry, ServerTelemetry } from './telemetry/types.js';
+export type { InProgressWait } from './waitOptions.js';

@@ -18,6 +18,7 @@ import { SIZE_LIMIT_RULES, type SizeLimitOptions, type SizeLimits, sizeLimits } 
 import { type IdempotencyStore, isTransactionalStore } from './store/types.js';
 import { type IdempotencyTelemetry, telemetryProblem } from './telemetry/types.js';
 import type { CombinedDataTransformer, DataTransformerOptions } from './trpcInternals.js';
+import { type InProgressWait, inProgressProblem, type ResolvedInProgress, resolveInProgress } from './waitOptions.js';
 
 /** Options of {@link createIdempotency}. */
 export interface IdempotencyOptions<TContext, TStore extends IdempotencyStore = IdempotencyStore> {
@@ -37,8 +38,15 @@ export interface IdempotencyOptions<TContext, TStore extends IdempotencyStore = 
   leaseMs?: number;
   /** Whether a mutation without a key is rejected with 400 `KEY_MISSING`. Default `true`. */
   required?: boolean;
-  /** What a duplicate gets while the first request runs: `'reject'` (409, the default) or `{ waitMs }` for its outcome. */
-  inProgress?: 'reject' | { waitMs: number };
+  /**
+   * What a duplicate gets while the first request runs (docs/protocol.md §3). By default it gets 409
+   * `IN_PROGRESS` at once, unless its request asks to wait with `Prefer: wait=<seconds>` (as the SDK's
+   * client does after a first 409): then it waits, up to 10 s, for the first call's outcome and answers
+   * with it. `{ waitMs, maxWaitMs, rereadMs }` sets how long a duplicate waits by itself, the most a request
+   * may ask for, and how often a waiter looks again in case a notification was lost ({@link InProgressWait}).
+   * `'reject'` never waits, whatever the request asks.
+   */
+  inProgress?: 'reject' | InProgressWait;
   /** When the store cannot be reached: `'fail-closed'` answers 503 (the default), `'fail-open'` runs the handler unprotected. */
   onStoreError?: 'fail-closed' | 'fail-open';
   /** Which errors a handler throws are stored and replayed. Default: 4xx, except 408, 429 and 499. */
@@ -97,7 +105,7 @@ export interface ResolvedIdempotencyOptions<TContext> {
   retentionMs: number;
   leaseMs: number;
   required: boolean;
-  inProgress: 'reject' | { waitMs: number };
+  inProgress: ResolvedInProgress;
   onStoreError: 'fail-closed' | 'fail-open';
   shouldStoreError: (error: TRPCError) => boolean;
   serializer: CombinedDataTransformer;
@@ -120,7 +128,6 @@ const DEFAULTS = {
   retentionMs: 24 * 60 * 60 * 1000,
   leaseMs: 30_000,
   required: true,
-  inProgress: 'reject',
   onStoreError: 'fail-closed',
   namespace: 'default',
 } as const;
@@ -146,10 +153,7 @@ const rule = {
       ? undefined
       : `must be a whole number of ms, ${MIN_LEASE_MS} or more: it is renewed at a third of its length, and its signal aborts max(20 ms, lease / 10) before it runs out (got ${String(value)})`,
   required: isBoolean,
-  inProgress: (value: unknown) =>
-    value === 'reject' || isWaitOption(value)
-      ? undefined
-      : "must be 'reject' or { waitMs: number } with a positive whole waitMs",
+  inProgress: inProgressProblem,
   onStoreError: oneOf(['fail-closed', 'fail-open']),
   shouldStoreError: isFunction,
   serializer: required(
@@ -196,7 +200,7 @@ export function resolveOptions<TContext>(
     retentionMs: given.retentionMs ?? DEFAULTS.retentionMs,
     leaseMs: given.leaseMs ?? DEFAULTS.leaseMs,
     required: given.required ?? DEFAULTS.required,
-    inProgress: given.inProgress ?? DEFAULTS.inProgress,
+    inProgress: resolveInProgress(given.inProgress),
     onStoreError: given.onStoreError ?? DEFAULTS.onStoreError,
     shouldStoreError: given.shouldStoreError ?? storeClientErrors,
     serializer: combinedTransformer(given.serializer),
@@ -210,11 +214,6 @@ export function resolveOptions<TContext>(
 
 function isObjectLike(value: unknown): value is Record<string, unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null;
-}
-
-function isWaitOption(value: unknown): value is { waitMs: number } {
-  if (!isObjectLike(value) || Object.keys(value).some((name) => name !== 'waitMs')) return false;
-  return Number.isInteger(value.waitMs) && (value.waitMs as number) > 0;
 }
 
 // superjson's default export is a class whose static methods serialize, so a function fits too.

@@ -2,6 +2,7 @@ import {
   IDEMPOTENCY_BATCH_KEYS_HEADER,
   IDEMPOTENCY_KEY_HEADER,
   LEGACY_IDEMPOTENCY_KEY_HEADER,
+  PREFER_HEADER,
 } from '@trpc-idempotency/protocol';
 
 /**
@@ -17,6 +18,12 @@ export interface IdempotencyRequest {
   batchKeys?: string | readonly string[] | null;
   /** How many calls the request carries (more than one: a batch, whose response headers are shared). */
   callCount: number;
+  /**
+   * The raw value of `Prefer` (RFC 7240), as it arrived: `wait=<seconds>` asks the server to wait that long
+   * for a running call with the same key (docs/protocol.md §3). HTTP only; a WebSocket or a server-side
+   * call waits as the server's `inProgress` option says.
+   */
+  prefer?: string | readonly string[] | null;
   /** Sets a response header, where the transport allows it. */
   setResponseHeader?: (name: string, value: string) => void;
 }
@@ -68,6 +75,8 @@ export function nodeIdempotencyContext(opts: NodeContextOptions): IdempotencyReq
       keyHeaders: [headers[IDEMPOTENCY_KEY_HEADER.toLowerCase()], headers[LEGACY_IDEMPOTENCY_KEY_HEADER.toLowerCase()]],
       batchKeys: headers[IDEMPOTENCY_BATCH_KEYS_HEADER.toLowerCase()],
       callCount: opts.info?.calls?.length ?? 1,
+      // The upgrade request's Prefer would speak for every call of the connection: not read.
+      prefer: transport === 'http' ? headers[PREFER_HEADER.toLowerCase()] : undefined,
       setResponseHeader:
         transport === 'http' && typeof setHeader === 'function'
           ? (name, value) => {
@@ -93,6 +102,7 @@ export function fetchIdempotencyContext(opts: FetchContextOptions): IdempotencyR
       keyHeaders: [req.headers.get(IDEMPOTENCY_KEY_HEADER), req.headers.get(LEGACY_IDEMPOTENCY_KEY_HEADER)],
       batchKeys: req.headers.get(IDEMPOTENCY_BATCH_KEYS_HEADER),
       callCount: opts.info?.calls?.length ?? 1,
+      prefer: req.headers.get(PREFER_HEADER),
       setResponseHeader: resHeaders ? (name, value) => resHeaders.set(name, value) : undefined,
     },
   };

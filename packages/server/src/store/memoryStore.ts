@@ -8,11 +8,13 @@ import {
   readMemoryRecord,
   writeMemoryRecord,
 } from './memoryRecord.js';
+import { RecordWatches } from './recordWatches.js';
 import {
   type ClaimRequest,
   type ClaimResult,
   type CompleteRequest,
   type IdempotencyStore,
+  type RecordWatch,
   type ReleaseRequest,
   type RenewLeaseRequest,
   StoreFullError,
@@ -72,6 +74,8 @@ export class MemoryStore implements IdempotencyStore {
   readonly #sweepBatchSize: number;
   readonly #maxBytes: number;
   #bytes = 0;
+  /** Duplicates waiting in this process, woken by a completion or release of their record (docs/protocol.md §3). */
+  readonly #watches = new RecordWatches();
   #sweepCursor: Iterator<[string, string]> | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -165,6 +169,7 @@ export class MemoryStore implements IdempotencyStore {
     record.outcome = outcome;
     record.expiresAt = now + retentionMs;
     this.#put(name, writeMemoryRecord(record));
+    this.#watches.notify(recordKey);
     return true;
   }
 
@@ -178,6 +183,7 @@ export class MemoryStore implements IdempotencyStore {
     record.state = 'released';
     if (handlerBegan) record.inputBound = true;
     this.#put(name, writeMemoryRecord(record));
+    this.#watches.notify(recordKey);
     return true;
   }
 
@@ -191,6 +197,14 @@ export class MemoryStore implements IdempotencyStore {
     record.expiresAt = Math.max(record.expiresAt, now + retentionMs);
     this.#put(name, writeMemoryRecord(record));
     return true;
+  }
+
+  /**
+   * Watches a record for a waiting duplicate: woken in this process, at once, by the record's completion or
+   * release. Nothing to subscribe to, so `ready` is resolved.
+   */
+  watch(recordKey: string): RecordWatch {
+    return this.#watches.watch(recordKey);
   }
 
   /** Removes every record whose retention has ended, all at once. The timer sweeps the same way in slices. */

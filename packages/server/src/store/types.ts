@@ -101,6 +101,40 @@ export interface IdempotencyStore {
   complete(request: CompleteRequest): Promise<boolean>;
   release(request: ReleaseRequest): Promise<boolean>;
   renewLease(request: RenewLeaseRequest): Promise<boolean>;
+  /**
+   * Optional: starts watching one record, so that a duplicate waiting for its holder is woken by the
+   * completion itself rather than by asking again and again (docs/protocol.md §3). Synchronous and cheap;
+   * the store may share one subscription between all watches of a record. Without it, a waiting
+   * duplicate asks the store again on a timer (10 ms, doubling to 200 ms).
+   *
+   * The middleware keeps the state logic: it watches first, waits for {@link RecordWatch.ready}, claims
+   * again (so a completion between its first claim and the watch is not missed), then waits for
+   * {@link RecordWatch.changed} or its own re-read interval, whichever comes first, and claims again.
+   * A watch only says "look again"; a store may report a change that was none.
+   */
+  watch?(recordKey: string): RecordWatch;
+}
+
+/**
+ * A watch on one record, from {@link IdempotencyStore.watch} until {@link RecordWatch.close}. It reports a
+ * `complete` or `release` of the record, by any holder in any process that shares the store. A takeover of
+ * a lease that ran out need not be reported: a waiter looks again at the lease's end by itself.
+ */
+export interface RecordWatch {
+  /**
+   * Resolves once every later completion or release of the record will be reported. It may reject (the
+   * store cannot subscribe now): the waiter then falls back to its re-read interval. The middleware waits
+   * for it at most one re-read interval.
+   */
+  readonly ready: Promise<void>;
+  /**
+   * Resolves when the record was completed or released since the watch was ready or since the last
+   * `changed` resolved (a change that came in between is kept, not lost), when the store may have missed
+   * one (its subscription reconnected), after `timeoutMs`, or when `signal` aborts. Never rejects.
+   */
+  changed(options: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
+  /** Ends the watch; the store drops its subscription once no watch of the record is left. Safe to call twice. */
+  close(): void;
 }
 
 /**
