@@ -13,6 +13,13 @@ import { RECORD_STATES } from './types.js';
  *   o  the stored outcome (completed only)
  * Every script is safe to run twice with the same token: ioredis resends commands after a reconnect.
  * Claim replies are the names of CLAIM_STATUSES, so a reply is named once for every store.
+ *
+ * Completing and releasing wake the duplicates that wait for the record (docs/protocol.md §3): they publish
+ * an empty message on a channel named as the record's key (channels and keys are apart in Redis), with the
+ * command the store passes, PUBLISH or, on a Cluster, SPUBLISH (sharded pub/sub, Redis 7.0: the message
+ * stays on the key's shard, since a sharded channel hashes to its slot as a key of that name does). It is
+ * sent with redis.pcall, so a Redis that lacks the command still stores the outcome; waiters then find it
+ * by their re-read. A record nobody waits for costs one PUBLISH to a channel without subscribers.
  */
 
 const { in_progress: IN_PROGRESS, completed: COMPLETED, released: RELEASED } = RECORD_STATES;
@@ -49,9 +56,12 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {'claimed', fence}
 `;
 
+const WAKE_WAITERS = (publishArg: string) => `if ${publishArg} then redis.pcall(${publishArg}, KEYS[1], '') end`;
+
 /**
- * Store the outcome and drop the lease, in one step, if the token still holds the lease.
- * KEYS[1] record; ARGV[1] lease token; ARGV[2] outcome; ARGV[3] retention ms.
+ * Store the outcome and drop the lease, in one step, if the token still holds the lease, and wake the
+ * record's waiters.
+ * KEYS[1] record; ARGV[1] lease token; ARGV[2] outcome; ARGV[3] retention ms; ARGV[4] PUBLISH or SPUBLISH.
  * Replies: 1 stored (or already stored by this token); 0 the lease is not this token's.
  */
 export const COMPLETE_SCRIPT = `
@@ -62,13 +72,15 @@ if r[1] ~= '${IN_PROGRESS}' then return 0 end
 redis.call('HSET', KEYS[1], 's', '${COMPLETED}', 'o', ARGV[2])
 redis.call('HDEL', KEYS[1], 'e')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+${WAKE_WAITERS('ARGV[4]')}
 return 1
 `;
 
 /**
  * Give the lease up without an outcome, so that a retry runs the handler again. The record and its
- * fence stay until retention ends. When the handler began, the key stays bound to this input.
- * KEYS[1] record; ARGV[1] lease token; ARGV[2] 1 if the handler began, else 0.
+ * fence stay until retention ends. When the handler began, the key stays bound to this input. Wakes the
+ * record's waiters: one of them may claim it now.
+ * KEYS[1] record; ARGV[1] lease token; ARGV[2] 1 if the handler began, else 0; ARGV[3] PUBLISH or SPUBLISH.
  * Replies: 1 released (or already released by this token); 0 the lease is not this token's.
  */
 export const RELEASE_SCRIPT = `
@@ -79,6 +91,7 @@ if r[1] ~= '${IN_PROGRESS}' then return 0 end
 redis.call('HSET', KEYS[1], 's', '${RELEASED}')
 if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'b', '1') end
 redis.call('HDEL', KEYS[1], 'e')
+${WAKE_WAITERS('ARGV[3]')}
 return 1
 `;
 

@@ -1,11 +1,13 @@
 import { checkOptions, isBoolean, numberAbove, type OptionRules, required } from '@trpc-idempotency/protocol';
 import { DeadlineQueue } from './deadlineQueue.js';
 import { CLAIM_SCRIPT, COMPLETE_SCRIPT, RELEASE_SCRIPT, RENEW_LEASE_SCRIPT } from './redisScripts.js';
+import { RedisWatches } from './redisWatches.js';
 import {
   type ClaimRequest,
   type ClaimResult,
   type CompleteRequest,
   type IdempotencyStore,
+  type RecordWatch,
   type ReleaseRequest,
   type RenewLeaseRequest,
   StoreFullError,
@@ -65,6 +67,9 @@ interface CorkableStream {
 
 type ClaimReply = [string, (number | string)?, number?];
 
+/** How the scripts wake a record's waiters: sharded pub/sub on a Cluster, so the message stays on the key's shard. */
+type PublishCommand = 'PUBLISH' | 'SPUBLISH';
+
 interface IdempotencyCommands {
   trpcIdempotencyClaim(
     key: string,
@@ -73,8 +78,14 @@ interface IdempotencyCommands {
     leaseMs: number,
     retentionMs: number,
   ): Promise<ClaimReply>;
-  trpcIdempotencyComplete(key: string, token: string, outcome: string, retentionMs: number): Promise<number>;
-  trpcIdempotencyRelease(key: string, token: string, handlerBegan: 0 | 1): Promise<number>;
+  trpcIdempotencyComplete(
+    key: string,
+    token: string,
+    outcome: string,
+    retentionMs: number,
+    publish: PublishCommand,
+  ): Promise<number>;
+  trpcIdempotencyRelease(key: string, token: string, handlerBegan: 0 | 1, publish: PublishCommand): Promise<number>;
   trpcIdempotencyRenewLease(key: string, token: string, leaseMs: number, retentionMs: number): Promise<number>;
 }
 
@@ -136,6 +147,9 @@ export class RedisStore implements IdempotencyStore {
   /** The eviction policy was read and keeps records (or `allowEviction`): claims need not wait for the check. */
   #keepsRecords: boolean;
   #evictionCheck: Promise<void> | undefined;
+  readonly #publish: PublishCommand;
+  /** The subscriber connection and the records it watches, made on the first wait (redisWatches.ts). */
+  readonly #watches: RedisWatches;
 
   constructor(options: RedisStoreOptions) {
     checkOptions('new RedisStore', options, REDIS_STORE_RULES);
@@ -155,6 +169,28 @@ export class RedisStore implements IdempotencyStore {
     this.#deadlines = new DeadlineQueue(this.#timeoutMs);
     this.#coalesceWrites = options.coalesceWrites ?? true;
     this.#keepsRecords = options.allowEviction === true;
+    const sharded = this.kind === 'redis-cluster';
+    this.#publish = sharded ? 'SPUBLISH' : 'PUBLISH';
+    this.#watches = new RedisWatches(redis, { sharded });
+    // A client without duplicate() (a stand-in of your own) cannot subscribe: its waiters poll instead.
+    if (!this.#watches.available) this.watch = undefined;
+  }
+
+  /**
+   * Watches a record for a waiting duplicate (docs/protocol.md §3): the store's one subscriber connection
+   * hears the completion or release that the scripts publish, from any process. `undefined` when the client
+   * cannot make a subscriber (no `duplicate()`): waiters then ask again on a timer.
+   */
+  watch?(recordKey: string): RecordWatch {
+    return this.#watches.watch(this.#prefix + recordKey);
+  }
+
+  /**
+   * Closes the store's subscriber connection, if it made one; its own client is yours to close. Duplicates
+   * still waiting read their record once more and then wait on a timer. Call it before `redis.quit()`.
+   */
+  close(): void {
+    this.#watches.close();
   }
 
   /**
@@ -196,12 +232,14 @@ export class RedisStore implements IdempotencyStore {
 
   async complete({ recordKey, token, outcome, retentionMs }: CompleteRequest): Promise<boolean> {
     const key = this.#prefix + recordKey;
-    return (await this.#call<number>('trpcIdempotencyComplete', [key, token, outcome, retentionMs])) === 1;
+    const args = [key, token, outcome, retentionMs, this.#publish];
+    return (await this.#call<number>('trpcIdempotencyComplete', args)) === 1;
   }
 
   async release({ recordKey, token, handlerBegan }: ReleaseRequest): Promise<boolean> {
     const key = this.#prefix + recordKey;
-    return (await this.#call<number>('trpcIdempotencyRelease', [key, token, handlerBegan ? 1 : 0])) === 1;
+    const args = [key, token, handlerBegan ? 1 : 0, this.#publish];
+    return (await this.#call<number>('trpcIdempotencyRelease', args)) === 1;
   }
 
   async renewLease({ recordKey, token, leaseMs, retentionMs }: RenewLeaseRequest): Promise<boolean> {
@@ -323,7 +361,7 @@ export class RedisStore implements IdempotencyStore {
 
   #releaseLateClaim(claimArgs: Array<string | number>): void {
     const [key, , token] = claimArgs as [string, string, string];
-    void this.#redis.trpcIdempotencyRelease(key, token, 0).catch(() => {});
+    void this.#redis.trpcIdempotencyRelease(key, token, 0, this.#publish).catch(() => {});
   }
 
   readonly #timedOut = () => new StoreUnavailableError(`Redis did not answer within ${this.#timeoutMs} ms.`);
