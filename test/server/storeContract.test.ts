@@ -1,3 +1,4 @@
+import type { IdempotencyStore } from '@trpc-idempotency/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, newKey, type OpenBackend } from '../support/backends.js';
 
@@ -124,6 +125,119 @@ describe.each(backends())('the store contract on $name', (backend) => {
     // 480 ms after the claim, past its 250 ms retention: the record is still there.
     expect(await store.release({ recordKey, token: 'a', handlerBegan: true })).toBe(true);
     expect(await store.claim({ ...base, token: 'b' })).toEqual({ status: 'claimed', fence: 2 });
+  });
+
+  /** The stores that, as documented, have no push across processes: their waiters read again on a timer. */
+  const POLLING_STORES = ['MariaDB', 'SQLite'];
+
+  /** The store's watch, or undefined (checked to be a documented polling store) to end the test. */
+  function watchOf(store: IdempotencyStore) {
+    if (!store.watch) expect(POLLING_STORES).toContain(backend.name);
+    else expect(POLLING_STORES).not.toContain(backend.name);
+    return store.watch?.bind(store);
+  }
+
+  it.each([
+    [
+      'completes',
+      (store: IdempotencyStore, recordKey: string) =>
+        store.complete({ recordKey, token: 'a', outcome: 'done', retentionMs: 60_000 }),
+    ],
+    [
+      'releases',
+      (store: IdempotencyStore, recordKey: string) => store.release({ recordKey, token: 'a', handlerBegan: true }),
+    ],
+  ] as const)(
+    'wakes a watch of a record when its holder %s, and keeps a change that came between waits',
+    async (_, settle) => {
+      const { store } = open;
+      const watch = watchOf(store);
+      if (!watch) return;
+      const recordKey = `{${newKey()}}`;
+      await store.claim({ recordKey, fingerprint: 'f', token: 'a', leaseMs: 30_000, retentionMs: 60_000 });
+      const watching = watch(recordKey);
+      const other = watch(`{${newKey()}}`);
+      try {
+        await watching.ready;
+        await other.ready;
+        const startedAt = performance.now();
+        const woken = watching.changed({ timeoutMs: 5000 });
+        const notWoken = other.changed({ timeoutMs: 400 });
+        expect(await settle(store, recordKey)).toBe(true);
+        await woken;
+        // Woken by the change, long before its 5 s timeout; the other record's watch was not.
+        expect(performance.now() - startedAt).toBeLessThan(3000);
+        await notWoken;
+        expect(performance.now() - startedAt).toBeGreaterThanOrEqual(395);
+        // A change with nobody waiting is kept: the next wait answers at once.
+        const kept = `{${newKey()}}`;
+        const keptWatch = watch(kept);
+        try {
+          await keptWatch.ready;
+          await store.claim({ recordKey: kept, fingerprint: 'f', token: 'a', leaseMs: 30_000, retentionMs: 60_000 });
+          expect(await settle(store, kept)).toBe(true);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          const again = performance.now();
+          await keptWatch.changed({ timeoutMs: 5000 });
+          expect(performance.now() - again).toBeLessThan(1000);
+        } finally {
+          keptWatch.close();
+        }
+      } finally {
+        watching.close();
+        other.close();
+      }
+    },
+  );
+
+  it('wakes a watch in another store on the same records, as in another process', async () => {
+    const watch = watchOf(open.store);
+    if (!watch || !open.twin) {
+      // Only MemoryStore, one process by design, and the polling stores have no twin to hear.
+      if (watch) expect(backend.name).toBe('MemoryStore');
+      return;
+    }
+    const twin = await open.twin();
+    const recordKey = `{${newKey()}}`;
+    const watching = twin.store.watch!(recordKey);
+    try {
+      await open.store.claim({ recordKey, fingerprint: 'f', token: 'a', leaseMs: 30_000, retentionMs: 60_000 });
+      await watching.ready;
+      const startedAt = performance.now();
+      const woken = watching.changed({ timeoutMs: 5000 });
+      await open.store.complete({ recordKey, token: 'a', outcome: 'done', retentionMs: 60_000 });
+      await woken;
+      expect(performance.now() - startedAt).toBeLessThan(3000);
+      expect(
+        await twin.store.claim({ recordKey, fingerprint: 'f', token: 'b', leaseMs: 1000, retentionMs: 60_000 }),
+      ).toEqual({
+        status: 'completed',
+        outcome: 'done',
+      });
+    } finally {
+      watching.close();
+      await twin.close();
+    }
+  });
+
+  it('ends a wait at its timeout or its signal when nothing changes', async () => {
+    const watch = watchOf(open.store);
+    if (!watch) return;
+    const watching = watch(`{${newKey()}}`);
+    try {
+      await watching.ready;
+      let startedAt = performance.now();
+      await watching.changed({ timeoutMs: 150 });
+      expect(performance.now() - startedAt).toBeGreaterThanOrEqual(145);
+      const abort = new AbortController();
+      startedAt = performance.now();
+      setTimeout(() => abort.abort(), 50);
+      await watching.changed({ timeoutMs: 5000, signal: abort.signal });
+      expect(performance.now() - startedAt).toBeLessThan(3000);
+    } finally {
+      watching.close();
+      watching.close();
+    }
   });
 
   it('keeps outcomes of any size and content byte for byte', async () => {

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { PostgresStore } from '@trpc-idempotency/postgres';
 import { type IdempotencyStore, MemoryStore, RedisStore } from '@trpc-idempotency/server';
 import { Cluster, Redis } from 'ioredis';
 import type pg from 'pg';
 import { inject } from 'vitest';
 import { openMySqlStore } from './mysql.js';
-import { openPostgresStore } from './postgres.js';
+import { openPostgresStore, testPool } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
 
 /** One of the stores every server test runs on. */
@@ -20,6 +21,11 @@ export interface OpenBackend {
   /** The pool of a PostgresStore; `prefix` is then its table. */
   pool?: pg.Pool;
   prefix: string;
+  /**
+   * A second store on the same records, with connections of its own, as another process would open it:
+   * for what one store must hear of another's writes (watches). Absent for MemoryStore, which is one process.
+   */
+  twin?(): Promise<{ store: IdempotencyStore; close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -49,11 +55,25 @@ function redisBackend(name: Backend['name'], connect: () => Redis | Cluster): Ba
       const redis = connect();
       await ready(redis);
       const prefix = `idem-test-${randomUUID().slice(0, 8)}:`;
+      const store = new RedisStore({ redis, prefix, timeoutMs: options.timeoutMs });
       return {
-        store: new RedisStore({ redis, prefix, timeoutMs: options.timeoutMs }),
+        store,
         redis,
         prefix,
+        async twin() {
+          const other = connect();
+          await ready(other);
+          const twin = new RedisStore({ redis: other, prefix, timeoutMs: options.timeoutMs });
+          return {
+            store: twin,
+            close: async () => {
+              twin.close();
+              other.disconnect();
+            },
+          };
+        },
         close: async () => {
+          store.close();
           redis.disconnect();
         },
       };
@@ -67,7 +87,26 @@ function postgresBackend(url: string): Backend {
     name: 'PostgreSQL',
     async create(options = {}) {
       const { store, pool, table, drop } = await openPostgresStore(url, { timeoutMs: options.timeoutMs });
-      return { store, pool, prefix: table, close: drop };
+      return {
+        store,
+        pool,
+        prefix: table,
+        async twin() {
+          const otherPool = testPool(url, 5);
+          const twin = new PostgresStore({ pool: otherPool, table, timeoutMs: options.timeoutMs });
+          return {
+            store: twin,
+            close: async () => {
+              await twin.close();
+              await otherPool.end();
+            },
+          };
+        },
+        close: async () => {
+          await store.close();
+          await drop();
+        },
+      };
     },
   };
 }

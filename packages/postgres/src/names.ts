@@ -9,6 +9,11 @@ export interface SchemaNames {
   release: string;
   renewLease: string;
   schemaVersion: string;
+  /**
+   * The channel on which completions and releases are announced (`pg_notify`, payload the record key) to
+   * the waiting duplicates of every process that `LISTEN`s (docs/protocol.md §3). One per table.
+   */
+  notifyChannel: string;
 }
 
 /** The default table name. */
@@ -40,5 +45,6 @@ export function schemaNames(table: string = DEFAULT_TABLE): SchemaNames {
     release: fn('release'),
     renewLease: fn('renew_lease'),
     schemaVersion: fn('schema_version'),
+    notifyChannel: fn('changes'),
   };
 }

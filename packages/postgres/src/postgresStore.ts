@@ -3,6 +3,7 @@ import {
   type ClaimRequest,
   type ClaimResult,
   type CompleteRequest,
+  type RecordWatch,
   type ReleaseRequest,
   type RenewLeaseRequest,
   StoreFullError,
@@ -13,6 +14,7 @@ import {
 import type { Pool, PoolClient } from 'pg';
 import { checkSchema, describe } from './createSchema.js';
 import { PostgresStoreSetupError } from './errors.js';
+import { PostgresWatches } from './listener.js';
 import { DEFAULT_TABLE, type SchemaNames, schemaNames } from './names.js';
 import { PgTransaction } from './pgTransaction.js';
 import { claimAndBeginSql, type NamedStatement, rollbackThenSql, type Statements, statements } from './statements.js';
@@ -68,6 +70,8 @@ export class PostgresStore implements TransactionalStore<PoolClient> {
   readonly #timeoutMs: number;
   #schemaChecked = false;
   #schemaCheck: Promise<void> | undefined;
+  /** The one LISTEN connection and the records waited for on it, opened on the first wait (listener.ts). */
+  readonly #watches: PostgresWatches;
 
   constructor(options: PostgresStoreOptions) {
     checkOptions('new PostgresStore', options, POSTGRES_STORE_RULES);
@@ -79,6 +83,25 @@ export class PostgresStore implements TransactionalStore<PoolClient> {
     // An idle connection that the server drops (a restart, a failover) makes the pool emit 'error', and
     // an 'error' event nobody listens to ends the process. The next call simply gets a new connection.
     options.pool.on('error', () => {});
+    this.#watches = new PostgresWatches(options.pool, this.#names.notifyChannel);
+    // A pool without a Client class of its own cannot open a listening connection: waiters poll instead.
+    if (!this.#watches.available) this.watch = undefined;
+  }
+
+  /**
+   * Watches a record for a waiting duplicate (docs/protocol.md §3): the store's one listening connection
+   * (`LISTEN`, beside the pool) hears the completion or release that any process announced with `pg_notify`.
+   */
+  watch?(recordKey: string): RecordWatch {
+    return this.#watches.watch(recordKey);
+  }
+
+  /**
+   * Ends the store's listening connection, if a wait opened one. The pool is yours to end; the store does
+   * not hold any of its connections, so `pool.end()` needs no close first.
+   */
+  async close(): Promise<void> {
+    await this.#watches.close();
   }
 
   /**
