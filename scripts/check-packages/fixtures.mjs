@@ -122,7 +122,7 @@ const t = initTRPC.context<Context>().create({ errorFormatter: idempotencyErrorF
 const store: IdempotencyStore = new MemoryStore();
 const scope: IdempotencyOptions<Context>['scope'] = (ctx) => ctx.userId;
 const keys = createKeyIssuer({ secret: 'a secret of at least thirty-two bytes', scope });
-const idempotentProcedure = t.procedure.use(createIdempotency({ store, scope, issuedKeys: keys }));
+const idempotentProcedure = t.procedure.use(createIdempotency({ store, scope, serializer: 'json', issuedKeys: keys }));
 export const appRouter = t.router({
   idempotencyKey: t.procedure.query(keys.issue),
   orders: t.router({
@@ -159,7 +159,7 @@ export async function startStore(): Promise<PostgresStore | string> {
     throw error;
   }
 }
-const payments = t.procedure.use(createIdempotency({ store: new PostgresStore({ pool }), scope, transaction: true }));
+const payments = t.procedure.use(createIdempotency({ store: new PostgresStore({ pool }), scope, serializer: 'json', transaction: true }));
 export const paymentRouter = t.router({
   pay: payments
     .input((raw: unknown) => raw as { cents: number })
@@ -178,7 +178,7 @@ import * as otel from '@opentelemetry/api';
 import { openTelemetry as serverTelemetry } from '@trpc-idempotency/server/opentelemetry';
 import { openTelemetry as clientTelemetry } from '@trpc-idempotency/client/opentelemetry';`,
     code: `
-export const tracedIdempotency = createIdempotency({ store, scope, telemetry: serverTelemetry({ api: otel }) });
+export const tracedIdempotency = createIdempotency({ store, scope, serializer: 'json', telemetry: serverTelemetry({ api: otel }) });
 export const tracedClient = createIdempotentClient<AppRouter>({
   url: 'http://localhost:3000/trpc',
   idempotency: { telemetry: clientTelemetry({ api: otel }) },
