@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Answer, attempt, inBatches } from './client.js';
+import { type Answer, callWithRetries, inBatches } from './client.js';
 import { holdPort } from './holdPort.js';
 import { keepLoad } from './load.js';
 import { type ServerProcess, spawnServers } from './processes.js';
@@ -66,17 +66,21 @@ export function describeDatabaseRestart(title: string, open: () => Promise<Scena
       // Wait out every lease that was live at the crash, so that an outcome the store failed to keep
       // would show up now as a second run with a different result.
       await sleep(LEASE_MS + 500);
-      const followUps = await inBatches(load.sent.length, 20, (index) => {
+      // A follow-up that meets a 503 (a pooled connection that died with the database fails once, on MySQL)
+      // asks again, as a client would; those 503s are counted.
+      const followUpCalls = await inBatches(load.sent.length, 20, (index) => {
         const s = load.sent[index]!;
-        return attempt({
-          url: servers[index % servers.length]!.url,
-          path: 'pay',
-          input: s.input,
-          key: s.key,
-          user: 'restart-user',
-          timeoutMs: 10_000,
-        });
+        return callWithRetries(
+          { path: 'pay', input: s.input, key: s.key, user: 'restart-user' },
+          () => servers[index % servers.length]!.url,
+          { attempts: 3, baseMs: 100, capMs: 200, timeoutMs: () => 10_000 },
+        );
       });
+      const followUps = followUpCalls.map((call) => call.final);
+      const followUp503 = followUpCalls.reduce(
+        (sum, call) => sum + call.answers.filter((a) => a.kind === 'typed' && a.code === 'STORE_UNAVAILABLE').length,
+        0,
+      );
       const snapshot = await ledger.snapshot();
       const rowsByOrder = new Map(snapshot.log.map((entry) => [entry.orderId, entry.intent]));
 
@@ -114,7 +118,19 @@ export function describeDatabaseRestart(title: string, open: () => Promise<Scena
         firstSuccessAfterRestartMs: Math.round(firstOkAfterRestart - restartedAt),
         nonRetryableAnswers: nonRetryable.length,
         intentsUnfinished: unfinished.length,
+        followUp503,
         completedRecordsLost: lost.length,
+        // What a lost one looked like: its final answer, its follow-up, and the row the ledger holds for it.
+        lostSamples: lost.slice(0, 3).map((s) => {
+          const followUp = followUps[load.sent.indexOf(s)]!;
+          return {
+            final: s.outcome.final.kind === 'ok' ? s.outcome.final.data.orderId : s.outcome.final,
+            followUp:
+              followUp.kind === 'ok' ? { replayed: followUp.replayed, orderId: followUp.data.orderId } : followUp,
+            rows: snapshot.log.filter((entry) => entry.intent === s.intent),
+            runs: snapshot.runs.get(s.intent),
+          };
+        }),
         intentsWithTwoLedgerRows: twoRows,
         intentsRunMoreThanOnce: [...snapshot.runs.values()].filter((runs) => runs > 1).length,
         ledgerRows: snapshot.log.length,
