@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { combinations, runtimeExports, typeScriptFiles } from './fixtures.mjs';
+import { checkPackedFiles } from './manifest.mjs';
 import { indent, kb, root, run, seconds } from './workspace.mjs';
 
 // `npm run` exports npm_config_local_prefix=<repo>, npm_config_workspace and the like, which (like NODE_PATH)
@@ -36,7 +37,7 @@ export async function checkScratchInstalls(packages) {
   console.log(`check-packages: npm pack: ${sizes.join(', ')}`);
 
   const results = await Promise.all(combinations().map((c) => checkCombination(c, tmp, tarballs)));
-  const problems = results.flat();
+  const problems = [...checkPackedFiles(entries), ...results.flat()];
   if (problems.length === 0 && !process.env.CHECK_PACKAGES_KEEP) rmSync(tmp, { recursive: true, force: true });
   else console.log(`check-packages: scratch projects kept in ${tmp}`);
   return problems;
