@@ -26,39 +26,36 @@ export interface AttemptSequenceArgs {
 }
 
 /**
- * The attempts of one intent, shared by every caller that joined it (see {@link sharedCallers}); when the
- * last caller leaves, the attempt in flight is aborted and a pending delay is cancelled. `start` sends the
- * first attempt: call it after the first `join`.
+ * The attempts of one intent, shared by every caller that joined it; when the last caller leaves, the
+ * attempt in flight is aborted and a pending delay is cancelled. Call `start` after the first `join`.
  */
 export type AttemptSequence = Pick<SharedCallers, 'join'> & { start(): void };
 
 /**
- * Drives the planner of attemptPlan.ts for one key (docs/protocol.md §4): it feeds each happening in and
+ * Drives the planner of attemptPlan.ts for one key (docs/protocol.md §4): feeds it each happening and
  * carries out the step that comes back, with timers, the next link and abort signals.
  */
 export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequence {
   const { key, retry, op } = args;
-  const rules = { retry, random: args.random };
   const stop = new AbortController();
   const callers = sharedCallers((error) => happen({ type: 'aborted', at: performance.now() }, error));
   const isOnline = () => !args.online || args.online.isOnline();
   let state = INITIAL_ATTEMPT_STATE;
-  // Drops the attempt in flight or cancels the pending delay, unless one that ended at once took the next step.
+  // Drops the attempt in flight or cancels the delay, unless one that ended at once took the next step.
   let cancel: (() => void) | undefined;
   let steps = 0;
-  const keep = (drop: () => void, step: number) => {
-    if (steps === step) cancel = drop;
+  const keep = (taken: number, drop: () => void) => {
+    if (steps === taken) cancel = drop;
   };
-  const settle = (end: () => void) => {
+  const settle = (result: Parameters<SharedCallers['settle']>[0]) => {
     cancel?.();
-    end();
+    callers.settle(result);
     args.onSettled();
   };
 
   function happen(event: AttemptHappening, error?: ClientError, envelope?: Envelope): void {
-    const plan = planAttempt(state, event, rules);
-    const { step, report } = plan;
-    state = plan.state;
+    const { state: next, step, report } = planAttempt(state, event, { retry, random: args.random });
+    state = next;
     const taken = ++steps;
     try {
       const failure = report?.outcome === 'started' || report?.outcome === 'succeeded' ? {} : { error };
@@ -66,28 +63,26 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
     } catch {
       // A progress or logging hook must never change the outcome of the call.
     }
+    const at = () => performance.now();
+    if (step.type === 'send' || step.type === 'wait' || step.type === 'wait-online') cancel = undefined;
     if (step.type === 'send') {
-      const { next, probe } = args;
-      keep(
-        sendAttempt({ op, next, timeoutMs: retry.attemptTimeoutMs, stop: stop.signal, probe, isOnline, onEnd: happen }),
-        taken,
-      );
+      const attempt = { op, next: args.next, timeoutMs: retry.attemptTimeoutMs, stop: stop.signal, probe: args.probe };
+      keep(taken, sendAttempt({ ...attempt, isOnline, onEnd: happen }));
     } else if (step.type === 'wait') {
       keep(
-        args.schedule(() => happen({ type: 'delay-elapsed', at: performance.now(), online: isOnline() }), step.delayMs),
         taken,
+        args.schedule(() => happen({ type: 'delay-elapsed', at: at(), online: isOnline() }), step.delayMs),
       );
     } else if (step.type === 'wait-online') {
-      // A rejection means every caller left while offline: the abort has already settled the sequence.
+      // A refusal means every caller left while offline: the abort has already settled the sequence.
       whenOnline(args.online!, stop.signal).then(
-        () => happen({ type: 'online', at: performance.now() }),
+        () => happen({ type: 'online', at: at() }),
         () => {},
       );
     } else if (step.type === 'succeed') {
-      const meta = { key, path: op.path, replayed: step.replayed, attempts: step.attempts };
-      settle(() => callers.succeed(envelope!, meta));
+      settle({ envelope: envelope!, meta: { key, path: op.path, replayed: step.replayed, attempts: step.attempts } });
     } else if (step.type === 'fail' || step.type === 'abandon') {
-      settle(() => callers.fail(step.type === 'fail' ? error : undefined));
+      settle(step.type === 'fail' ? { error } : {});
       if (step.type === 'abandon') stop.abort(error);
     }
   }
@@ -96,7 +91,7 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
     join: callers.join,
     start() {
       if (callers.size > 0) happen({ type: 'start', at: performance.now(), online: isOnline() });
-      else if (!callers.settled) settle(() => callers.fail());
+      else if (state.phase === 'idle') settle({});
     },
   };
 }

@@ -38,22 +38,26 @@ export function sendAttempt(request: AttemptRequest): () => void {
   let envelope: Envelope | undefined;
   let subscription: Unsubscribable | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeoutError = () => new AttemptTimeoutError(timeoutMs);
+  // True the first time only: an attempt ends once, by its answer, its timeout or being dropped.
   const finish = () => {
+    if (done) return false;
     done = true;
     clearTimeout(timer);
     combined.dispose();
+    return true;
   };
-  const end = (cause: unknown) => {
+  const end = (answered: boolean, cause?: unknown) => {
     const at = performance.now();
     const online = request.isOnline();
     const observed = probe?.read(combined.signal);
     const response = (from: unknown) => (from as { response?: ObservedResponse } | undefined)?.response ?? observed;
-    if (cause === undefined && envelope) {
+    // wsLink completes an aborted request without a result.
+    if (answered && envelope) {
       const replayed = response(envelope.context)?.headers?.get?.(IDEMPOTENT_REPLAYED_HEADER) === 'true';
       return onEnd({ type: 'answered', at, ok: true, replayed }, undefined, envelope);
     }
-    if (timedOut)
-      return onEnd({ type: 'timed-out', at, online }, TRPCClientError.from(new AttemptTimeoutError(timeoutMs)));
+    if (timedOut) return onEnd({ type: 'timed-out', at, online }, TRPCClientError.from(timeoutError()));
     const error = TRPCClientError.from((cause ?? new Error('The request completed without a result.')) as Error);
     const { status, headers } = response(error.meta) ?? {};
     const verdict = classifyFailure({
@@ -68,35 +72,21 @@ export function sendAttempt(request: AttemptRequest): () => void {
   if (Number.isFinite(timeoutMs)) {
     timer = setTimeout(() => {
       timedOut = true;
-      timeout.abort(new AttemptTimeoutError(timeoutMs));
+      timeout.abort(timeoutError());
       // httpLink ends the attempt on the abort and wsLink completes it without a result, but
       // httpBatchLink keeps a call waiting while the other calls of its batch do: the timeout ends it here.
-      if (done) return;
-      finish();
+      if (!finish()) return;
       subscription?.unsubscribe();
-      end(undefined);
+      end(false);
     }, timeoutMs);
   }
   const op = { ...request.op, signal: combined.signal };
   subscription = request.next(probe ? probe.watch(op) : op).subscribe({
-    next(value) {
+    next: (value) => {
       envelope = value;
     },
-    error(cause) {
-      if (done) return;
-      finish();
-      end(cause);
-    },
-    complete() {
-      if (done) return;
-      finish();
-      // wsLink completes an aborted request without a result: `end` tells it by `timedOut`.
-      end(undefined);
-    },
+    error: (cause) => finish() && end(false, cause),
+    complete: () => finish() && end(true),
   });
-  return () => {
-    if (done) return;
-    finish();
-    subscription?.unsubscribe();
-  };
+  return () => finish() && subscription?.unsubscribe();
 }

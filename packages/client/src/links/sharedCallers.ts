@@ -4,8 +4,8 @@ import type { IdempotencyResultMeta } from '../events.js';
 import { abortReason } from '../signals.js';
 import type { ClientError, Envelope } from './sendAttempt.js';
 
-export type Caller = Observer<Envelope, ClientError>;
-export type OnResult = (meta: IdempotencyResultMeta) => void;
+type Caller = Observer<Envelope, ClientError>;
+type OnResult = (meta: IdempotencyResultMeta) => void;
 
 /** The callers of one attempt sequence: each joins with its own abort signal, all get its one result. */
 export interface SharedCallers {
@@ -15,11 +15,8 @@ export interface SharedCallers {
    */
   join(caller: Caller, signal: AbortSignal | null | undefined, onResult?: OnResult): () => void;
   readonly size: number;
-  readonly settled: boolean;
-  /** Hands every caller the success; nobody joins after. */
-  succeed(envelope: Envelope, meta: IdempotencyResultMeta): void;
-  /** Hands every caller the error, or, without one, tells nobody; nobody joins after. */
-  fail(error?: ClientError): void;
+  /** Hands every caller the success, or the error (none: tells nobody). Nobody joins after. */
+  settle(result: { envelope: Envelope; meta: IdempotencyResultMeta } | { error?: ClientError }): void;
 }
 
 /** `onEmpty` is told when the last caller has left before the end, with the error that made it leave. */
@@ -34,21 +31,9 @@ export function sharedCallers(onEmpty: (error: ClientError) => void): SharedCall
     if (error) caller.error(error);
     if (callers.size === 0) onEmpty(error ?? TRPCClientError.from(new Error('Every caller unsubscribed.')));
   };
-  const settle = (deliver: (caller: Caller, onResult: OnResult | undefined) => void) => {
-    settled = true;
-    const list = [...callers];
-    callers.clear();
-    for (const [caller, { stopListening, onResult }] of list) {
-      stopListening();
-      deliver(caller, onResult);
-    }
-  };
   return {
     get size() {
       return callers.size;
-    },
-    get settled() {
-      return settled;
     },
     join(caller, signal, onResult) {
       if (settled || signal?.aborted) {
@@ -61,16 +46,24 @@ export function sharedCallers(onEmpty: (error: ClientError) => void): SharedCall
       callers.set(caller, { stopListening: () => signal?.removeEventListener('abort', onAbort), onResult });
       return () => leave(caller);
     },
-    succeed: (envelope, meta) =>
-      settle((caller, onResult) => {
+    settle(result) {
+      settled = true;
+      const list = [...callers];
+      callers.clear();
+      for (const [caller, { stopListening, onResult }] of list) {
+        stopListening();
+        if (!('envelope' in result)) {
+          if (result.error) caller.error(result.error);
+          continue;
+        }
         try {
-          onResult?.({ ...meta });
+          onResult?.({ ...result.meta });
         } catch {
           // Like onAttempt: a caller's own hook must never turn its success into a failure.
         }
-        caller.next(envelope);
+        caller.next(result.envelope);
         caller.complete();
-      }),
-    fail: (error) => settle((caller) => error && caller.error(error)),
+      }
+    },
   };
 }
