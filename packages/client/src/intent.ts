@@ -8,32 +8,15 @@ import {
   type OptionRules,
   withoutAliasing,
 } from '@trpc-idempotency/protocol';
-import {
-  formatIntentRecord,
-  type IntentRecord,
-  laterRecord,
-  type PendingCall,
-  parseIntentRecord,
-  parsePendingCalls,
-} from './intentRecord.js';
+import type { IntentRecord, PendingCall } from './intentRecord.js';
+import { type IntentAction, type IntentState, isSharedSuccess, reduceIntent } from './intentState.js';
+import { type InputSerializer, intentStorage, type KeyStorage, resolveStorage } from './intentStorage.js';
 import { randomIdempotencyKey } from './keys.js';
 import { type TabChannel, type TabMessage, tabChannel } from './tabs/tabChannel.js';
 import { isTabLockHeld, withTabLock } from './tabs/tabLock.js';
 
 export type { PendingCall } from './intentRecord.js';
-
-/** The part of the Web Storage API an intent needs; `sessionStorage` and `localStorage` both fit. */
-export interface KeyStorage {
-  getItem(name: string): string | null;
-  setItem(name: string, value: string): void;
-  removeItem(name: string): void;
-}
-
-/** Turns an input into something JSON can hold, and back: superjson fits. Default: the input as it is. */
-export interface InputSerializer {
-  serialize(value: any): unknown;
-  deserialize(value: any): unknown;
-}
+export type { InputSerializer, KeyStorage } from './intentStorage.js';
 
 /** Options of {@link createIntent}. */
 export interface IntentOptions {
@@ -143,40 +126,25 @@ export function createIntent(options: IntentOptions = {}): Intent {
   const channel: TabChannel | undefined =
     kind === 'memory' ? undefined : tabChannel(`${kind}:${storageKey}`, crossTab && kind !== 'session');
   const channelName = `${kind}:${storageKey}`;
-  const pendingKey = `${storageKey}:pending`;
+  const stored = intentStorage(storage, storageKey, serializer);
   const generate = options.generate ?? randomIdempotencyKey;
 
-  let memory: IntentRecord | undefined;
-  let issuing: Promise<IntentRecord> | undefined;
+  let state: IntentState = {};
   const listeners = new Set<() => void>();
-  let lastNotified: string | undefined;
-
-  const notify = () => {
-    const key = current()?.key ?? '';
-    if (key === lastNotified) return;
-    lastNotified = key;
-    for (const listener of [...listeners]) listener();
+  const dispatch = (action: IntentAction): IntentState => {
+    const change = reduceIntent(state, action);
+    state = change.state;
+    if (change.save) stored.writeRecord(change.save);
+    if (change.post) channel?.post({ type: 'key', record: change.post });
+    if (change.tell) for (const listener of [...listeners]) listener();
+    return state;
   };
-
   /** The latest record from memory, storage and the tabs' messages; storage is brought up to date. */
-  const current = (): IntentRecord | undefined => {
-    const stored = parseIntentRecord(safely(() => storage?.getItem(storageKey)));
-    memory = laterRecord(laterRecord(memory, stored), channel?.latest.record);
-    // Two tabs that made a first key at once: the one that wins the tie is written back, so all agree.
-    if (memory && memory !== stored && (!stored || memory.key !== stored.key)) save(memory);
-    return memory;
-  };
-
-  const save = (record: IntentRecord) => {
-    safely(() => storage?.setItem(storageKey, formatIntentRecord(record)));
-  };
-
-  const adopt = (record: IntentRecord) => {
-    memory = laterRecord(memory, record);
-    save(memory!);
-    channel?.post({ type: 'key', record: memory! });
-    notify();
-    return memory!;
+  const current = (): IntentRecord | undefined =>
+    dispatch({ type: 'read', stored: stored.readRecord(), posted: channel?.latest.record }).record;
+  const notify = () => {
+    current();
+    dispatch({ type: 'heard' });
   };
 
   const checkKey = (key: unknown, source: string): string => {
@@ -186,61 +154,37 @@ export function createIntent(options: IntentOptions = {}): Intent {
     }
     return value;
   };
+  const made = (record: IntentRecord): IntentRecord => {
+    const { record: latest } = dispatch({ type: 'made', record });
+    notify();
+    return latest!;
+  };
 
-  /** Starts a new key after `after` (or the first one). Server keys arrive later; `issuing` tracks them. */
+  /** Starts a new key after `after` (or the first one). Server keys arrive later, while `state.issuing`. */
   const next = (after: IntentRecord | undefined): IntentRecord | undefined => {
     const n = (after?.n ?? 0) + 1;
-    if (!options.issue) return adopt({ key: checkKey(generate(), 'generate'), n });
-    const asked = options.issue().then((answer) => adopt({ key: checkKey(answer, 'issue'), n }));
-    issuing = asked;
-    void asked.then(
-      () => {
-        if (issuing === asked) issuing = undefined;
-      },
-      () => {
-        // A failed request leaves no key; the next ready() asks again.
-        if (issuing === asked) issuing = undefined;
-      },
-    );
+    if (!options.issue) return made({ key: checkKey(generate(), 'generate'), n });
+    const request = options.issue().then((answer) => made({ key: checkKey(answer, 'issue'), n }));
+    dispatch({ type: 'issuing', request });
+    // A failed request leaves no key; the next ready() asks again.
+    const issued = () => dispatch({ type: 'issued', request });
+    void request.then(issued, issued);
     return undefined;
   };
 
   const ready = async (): Promise<string> => {
     const record = current();
-    if (record && !issuing) return record.key;
-    if (!issuing) next(record);
-    await issuing;
+    if (record && !state.issuing) return record.key;
+    if (!state.issuing) next(record);
+    await state.issuing;
     return current()!.key;
   };
 
   const rotate = (): string => next(current())?.key ?? '';
 
-  // Pending calls: one storage entry per intent, a list of { key, input, startedAt }.
-  const pendingInMemory: PendingCall[] = [];
-  const readPending = (): PendingCall[] => {
-    if (!storage) return pendingInMemory;
-    return parsePendingCalls(
-      safely(() => storage.getItem(pendingKey)),
-      Date.now(),
-    );
-  };
-  const writePending = (calls: PendingCall[]) => {
-    if (!storage) {
-      pendingInMemory.splice(0, pendingInMemory.length, ...calls);
-      return;
-    }
-    safely(() => (calls.length ? storage.setItem(pendingKey, JSON.stringify(calls)) : storage.removeItem(pendingKey)));
-  };
   const internals: IntentInternals = {
-    track(key, input) {
-      const calls = readPending().filter((call) => call.key !== key);
-      const written = serializer ? serializer.serialize(input) : input;
-      writePending([...calls, { key, input: written ?? null, startedAt: Date.now() }]);
-    },
-    untrack(key) {
-      const calls = readPending();
-      if (calls.some((call) => call.key === key)) writePending(calls.filter((call) => call.key !== key));
-    },
+    track: stored.track,
+    untrack: stored.untrack,
     runningElsewhere: async (key) => crossTab && channel !== undefined && isTabLockHeld(`${channelName}:${key}`),
   };
 
@@ -253,21 +197,16 @@ export function createIntent(options: IntentOptions = {}): Intent {
     }
   };
 
-  /** A success of `key` that another call (in this tab or another) already had, usable for this input. */
-  const knownSuccess = (key: string, inputId: string | undefined) => {
-    const outcome = channel?.outcomes.get(key);
-    if (!outcome?.hasData) return undefined;
-    if (outcome.inputId !== undefined && inputId !== undefined && outcome.inputId !== inputId) return undefined;
-    return outcome;
-  };
-
   const run = async <T>(mutation: (key: string) => Promise<T>, call: IntentCall = {}): Promise<T> => {
     const key = call.key ?? (await ready());
     const inputId = inputIdOf(call.input);
     const tracked = call.input !== undefined && call.track !== false;
     return withTabLock(`${channelName}:${key}`, crossTab && channel !== undefined, async (waited) => {
       // Another call with this key held the lock: its result, when it succeeded, is this call's result too.
-      const known = knownSuccess(key, inputId) ?? (waited ? await awaitOutcome(channel, key, inputId) : undefined);
+      const earlier = channel?.outcomes.get(key);
+      const known = isSharedSuccess(earlier, key, inputId)
+        ? earlier
+        : waited && (await awaitOutcome(channel, key, inputId));
       if (known) {
         if (tracked) internals.untrack(key);
         try {
@@ -291,21 +230,6 @@ export function createIntent(options: IntentOptions = {}): Intent {
     });
   };
 
-  const subscribe = (listener: () => void): (() => void) => {
-    if (listeners.size === 0) {
-      lastNotified = current()?.key ?? '';
-      stopWatching = watch();
-    }
-    listeners.add(listener);
-    return () => {
-      listeners.delete(listener);
-      if (listeners.size === 0) {
-        stopWatching?.();
-        stopWatching = undefined;
-      }
-    };
-  };
-  let stopWatching: (() => void) | undefined;
   // Changes from other intents and tabs arrive as messages; a localStorage change also as a storage event.
   const watch = (): (() => void) => {
     const unsubscribe = channel?.subscribe((message: TabMessage) => {
@@ -323,6 +247,19 @@ export function createIntent(options: IntentOptions = {}): Intent {
     };
   };
 
+  let stopWatching: (() => void) | undefined;
+  const subscribe = (listener: () => void): (() => void) => {
+    if (listeners.size === 0) {
+      notify();
+      stopWatching = watch();
+    }
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) stopWatching?.();
+    };
+  };
+
   if (!current()) next(undefined);
 
   const intent: Intent & { [INTENT_INTERNALS]: IntentInternals } = {
@@ -335,11 +272,7 @@ export function createIntent(options: IntentOptions = {}): Intent {
     complete: rotate,
     run,
     subscribe,
-    pending: () =>
-      readPending().map((call) => ({
-        ...call,
-        input: serializer && call.input !== null ? serializer.deserialize(call.input) : call.input,
-      })),
+    pending: stored.pending,
     [INTENT_INTERNALS]: internals,
   };
   return intent;
@@ -383,31 +316,8 @@ function awaitOutcome(channel: TabChannel | undefined, key: string, inputId: str
       resolve(value);
     };
     const unsubscribe = channel.subscribe((message) => {
-      if (message.type !== 'outcome' || message.key !== key || !message.hasData) return;
-      if (message.inputId !== undefined && inputId !== undefined && message.inputId !== inputId) return;
-      done(message);
+      if (isSharedSuccess(message, key, inputId)) done(message);
     });
     const timer = setTimeout(() => done(undefined), OUTCOME_GRACE_MS);
   });
-}
-
-function resolveStorage(storage: IntentOptions['storage']): KeyStorage | undefined {
-  if (storage === undefined) return undefined;
-  if (storage === 'session' || storage === 'local') {
-    const name = storage === 'session' ? 'sessionStorage' : 'localStorage';
-    return safely(() => (globalThis as Record<string, unknown>)[name] as KeyStorage | undefined);
-  }
-  if (typeof storage !== 'object' || storage === null || typeof storage.getItem !== 'function') {
-    throw new TypeError(`createIntent: option "storage" must be 'session', 'local' or a Storage object.`);
-  }
-  return storage;
-}
-
-function safely<T>(read: () => T): T | undefined {
-  try {
-    return read();
-  } catch {
-    // Storage can throw (quota, private mode, blocked cookies); the key then lives in memory only.
-    return undefined;
-  }
 }
