@@ -10,8 +10,6 @@ export default defineConfig({
   // import in dist, where scripts/check-packages.mjs checks that package.json declares it; built-ins keep `node:`.
   skipNodeModulesBundle: true,
   removeNodeProtocol: false,
-  // import.meta.url in the CJS build too (trpcInternals.ts reads the installed tRPC version through it).
-  shims: true,
   target: 'es2022',
   // Minified to keep each package's ESM build within its 44 KB budget; `keepNames` keeps class and function
   // names (error names, store kinds) as written, and the shipped source maps lead back to src.

@@ -10,8 +10,9 @@ import { kb, packageNameOf } from './workspace.mjs';
 
 // Every ESM file of a package's dist counts, all entry points together. The budget catches something bundled by
 // mistake, and keeps what an app loads small: the server and client builds are minified (names kept) to stay in it.
-// 44 KB since the speed work of issue 12 (the answer cache and the plain-input fingerprint: about 1.5 KB of it).
-export const ESM_BUDGET_BYTES = 44 * 1024;
+// 56 KB since issues 20 and 21 (keys per batch and in-band, full-store refusals, waiting woken by the store: the
+// server's build went from 40.8 KB to 50.7 KB); it was 44 KB after the speed work of issue 12.
+export const ESM_BUDGET_BYTES = 56 * 1024;
 
 /** Returns a list of problems (strings); prints one size line per package. */
 export function checkDist(pkg, workspacePackages) {

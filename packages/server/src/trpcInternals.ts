@@ -63,7 +63,9 @@ export function isInputValidationFailure(error: unknown): boolean {
 /** The installed `@trpc/server` version, or `undefined` where a bundler hides its package.json. */
 export function installedTrpcVersion(): string | undefined {
   try {
-    const version = createRequire(import.meta.url)('@trpc/server/package.json').version;
+    // __filename in the CJS build, import.meta.url in the ESM one: no shim of the bundler's in dist.
+    const from = typeof __filename === 'string' ? __filename : import.meta.url;
+    const version = createRequire(from)('@trpc/server/package.json').version;
     return typeof version === 'string' ? version : undefined;
   } catch {
     return undefined;
