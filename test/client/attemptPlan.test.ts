@@ -50,7 +50,8 @@ const timedOut = (at: number): AttemptHappening => ({ type: 'timed-out', at, onl
 const aborted = (at: number): AttemptHappening => ({ type: 'aborted', at });
 const backOnline = (at: number): AttemptHappening => ({ type: 'online', at });
 
-const send = (attempt: number): AttemptStep => ({ type: 'send', attempt });
+const send = (attempt: number, preferWaitSeconds?: number): AttemptStep =>
+  preferWaitSeconds === undefined ? { type: 'send', attempt } : { type: 'send', attempt, preferWaitSeconds };
 const wait = (delayMs: number): AttemptStep => ({ type: 'wait', delayMs });
 const FAIL: AttemptStep = { type: 'fail' };
 const NONE: AttemptStep = { type: 'none' };
@@ -98,7 +99,7 @@ describe('the attempt planner, one row per rule of docs/protocol.md §4', () => 
       "IN_PROGRESS is waited by the server's retryAfterMs, never using up attempts",
       [start(), failed(0, sdk('IN_PROGRESS', 409, 120)), elapsed(120), failed(130, sdk('IN_PROGRESS', 409, 900))],
       { attempts: 1 },
-      [send(1), wait(120), send(2), wait(900)],
+      [send(1), wait(120), send(2, 5), wait(900)],
     ],
     [
       'IN_PROGRESS is waited within a total wait budget, cut to what is left of it, then ends the call',
@@ -130,7 +131,7 @@ describe('the attempt planner, one row per rule of docs/protocol.md §4', () => 
         failed(320, status(503)),
       ],
       { attempts: 2 },
-      [send(1), wait(250), send(2), wait(70), send(3), FAIL],
+      [send(1), wait(250), send(2), wait(70), send(3, 5), FAIL],
     ],
     [
       'a 429 asking for a wait past the backoff cap is waited in full',
@@ -182,6 +183,30 @@ describe('the attempt planner, one row per rule of docs/protocol.md §4', () => 
       [start(), failed(0, status(500)), elapsed(250, false), backOnline(400)],
       {},
       [send(1), wait(250), { type: 'wait-online' }, send(2)],
+    ],
+    [
+      'after IN_PROGRESS, the next attempt asks the server to wait: the budget left, at most half the attempt timeout',
+      [start(), failed(0, sdk('IN_PROGRESS', 409, 100)), elapsed(100), failed(200, status(503)), elapsed(450)],
+      { maxInProgressWaitMs: 35_000, attemptTimeoutMs: 10_000 },
+      [send(1), wait(100), send(2, 5), wait(250), send(3)],
+    ],
+    [
+      'the wait asked for is what is left of the budget, in whole seconds, and never under one',
+      [
+        start(),
+        failed(0, sdk('IN_PROGRESS', 409, 700)),
+        elapsed(700),
+        failed(700, sdk('IN_PROGRESS', 409, 700)),
+        elapsed(1400),
+      ],
+      { maxInProgressWaitMs: 2000, attemptTimeoutMs: Number.POSITIVE_INFINITY },
+      [send(1), wait(700), send(2, 1), wait(700), send(3)],
+    ],
+    [
+      'the wait asked for is at most 30 s, even with no attempt timeout and a long budget',
+      [start(), failed(0, sdk('IN_PROGRESS', 409, 10)), elapsed(10)],
+      { maxInProgressWaitMs: 120_000, attemptTimeoutMs: Number.POSITIVE_INFINITY },
+      [send(1), wait(10), send(2, 30)],
     ],
   ])('%s', (_, happenings, settings, expected) => {
     expect(steps(happenings, settings)).toEqual(expected);

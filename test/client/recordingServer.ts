@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { initTRPC } from '@trpc/server';
+import { initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import { readEnvelope } from '@trpc-idempotency/protocol';
@@ -24,6 +24,8 @@ export interface Arrival {
   batchIndex: number;
   keyHeader: string | undefined;
   batchKeysHeader: string | undefined;
+  /** The request's `Prefer` header (RFC 7240), as it arrived. */
+  preferHeader: string | undefined;
   rawInput: unknown;
   /** The key of the envelope, when the input had one. */
   envelopeKey: unknown;
@@ -43,9 +45,19 @@ export function createRecordingRouter() {
   const arrivals: Arrival[] = [];
   /** Runs of `orders.create` per item, so that only an item's first run sleeps `firstSleepMs`. */
   const runsByItem = new Map<string, number>();
-  /** Called when `orders.create` has run, before its answer goes out. */
-  const hooks: { afterRun?: (arrival: Arrival) => void } = {};
-  const t = initTRPC.context<Context>().create({ transformer: superjson });
+  /**
+   * `afterRun` is called when `orders.create` has run, before its answer goes out. `refuse` may answer a
+   * call with an error instead of running it: an {@link idempotencyRefusal} for the server SDK's own.
+   */
+  const hooks: { afterRun?: (arrival: Arrival) => void; refuse?: (arrival: Arrival) => TRPCError | undefined } = {};
+  const t = initTRPC.context<Context>().create({
+    transformer: superjson,
+    // As the server SDK's formatter does: error.data.idempotency tells its own errors from the app's.
+    errorFormatter: ({ shape, error }) => ({
+      ...shape,
+      data: { ...shape.data, idempotency: (error.cause as { idempotency?: unknown } | undefined)?.idempotency ?? null },
+    }),
+  });
 
   const recorded = t.procedure.use(async (opts) => {
     const rawInput = await opts.getRawInput();
@@ -57,10 +69,13 @@ export function createRecordingRouter() {
       batchIndex: opts.batchIndex,
       keyHeader: header(opts.ctx.headers, 'idempotency-key'),
       batchKeysHeader: header(opts.ctx.headers, 'idempotency-batch-keys'),
+      preferHeader: header(opts.ctx.headers, 'prefer'),
       rawInput,
       envelopeKey: envelope?.key,
     };
     arrivals.push(arrival);
+    const refusal = hooks.refuse?.(arrival);
+    if (refusal) throw refusal;
     const result = envelope ? await opts.next({ getRawInput: async () => envelope.input }) : await opts.next();
     if (opts.path === 'orders.create') hooks.afterRun?.(arrival);
     return result;
@@ -81,6 +96,18 @@ export function createRecordingRouter() {
     ping: recorded.mutation(() => 'pong'),
   });
   return { router, arrivals, hooks };
+}
+
+/** An error of the server SDK's own, such as 409 `IN_PROGRESS`, for `hooks.refuse` to answer with. */
+export function idempotencyRefusal(
+  code: 'CONFLICT' | 'SERVICE_UNAVAILABLE',
+  idempotency: { code: string; retryAfterMs?: number },
+): TRPCError {
+  return new TRPCError({
+    code,
+    message: idempotency.code,
+    cause: Object.assign(new Error(idempotency.code), { idempotency }),
+  });
 }
 
 export type RecordingRouter = ReturnType<typeof createRecordingRouter>['router'];

@@ -11,5 +11,10 @@ declare module '@trpc/client' {
     idempotencyKey?: string;
     /** Per-call retry settings, or `false` to send this mutation without a key and without retries. */
     idempotency?: CallIdempotencyOptions | false;
+    /**
+     * Set by `idempotencyLink` on an attempt after a 409 `IN_PROGRESS`: the seconds that `idempotencyHeaders`
+     * asks the server to wait for the outcome, as `Prefer: wait=<seconds>` (docs/protocol.md §4).
+     */
+    idempotencyPreferWait?: number;
   }
 }

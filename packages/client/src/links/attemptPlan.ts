@@ -14,6 +14,8 @@ export interface AttemptState {
   firstInProgressAt?: number;
   /** When the latest attempt was sent. */
   sentAt: number;
+  /** The latest answer was `IN_PROGRESS`: the next attempt asks the server to wait for the outcome. */
+  afterInProgress?: boolean;
 }
 
 /** What happened, when (ms, any clock), and whether the network is there now. */
@@ -25,7 +27,8 @@ export type AttemptHappening =
 
 /** What to do next: `fail` ends the call with the latest error, `abandon` tells no one, `none` does nothing. */
 export type AttemptStep =
-  | { type: 'send'; attempt: number }
+  /** With `preferWaitSeconds`, the attempt asks `Prefer: wait=<seconds>` (docs/protocol.md §4). */
+  | { type: 'send'; attempt: number; preferWaitSeconds?: number }
   | { type: 'wait'; delayMs: number }
   | { type: 'succeed'; attempts: number; replayed: boolean }
   | { type: 'wait-online' | 'fail' | 'abandon' | 'none' };
@@ -34,6 +37,9 @@ export type AttemptStep =
 export type AttemptReport = Omit<AttemptEvent, 'key' | 'path' | 'maxAttempts' | 'error'>;
 export type AttemptPlan = { state: AttemptState; step: AttemptStep; report?: AttemptReport };
 export type AttemptRules = { retry: ResolvedRetrySettings; random: () => number };
+
+/** The longest `Prefer: wait` an attempt asks for: past it, proxies start to drop idle requests. */
+export const MAX_PREFER_WAIT_SECONDS = 30;
 
 export const INITIAL_ATTEMPT_STATE: AttemptState = Object.freeze({
   phase: 'idle',
@@ -74,8 +80,19 @@ export function planAttempt(state: AttemptState, event: AttemptHappening, rules:
     return planAfterFailure(state, verdict, { at, durationMs, online: event.online !== false }, rules);
   }
   if (type !== 'online' && !event.online) return to({ ...state, phase: 'offline' }, { type: 'wait-online' });
-  const sending: AttemptState = { ...state, phase: 'sending', attempt: state.attempt + 1, sentAt: at };
-  return to(sending, { type: 'send', attempt: sending.attempt }, 'started');
+  const sending = {
+    ...state,
+    phase: 'sending',
+    attempt: state.attempt + 1,
+    sentAt: at,
+    afterInProgress: false,
+  } as const;
+  const preferWaitSeconds = state.afterInProgress ? preferWait(state, at, rules.retry) : undefined;
+  return to(
+    sending,
+    { type: 'send', attempt: sending.attempt, ...(preferWaitSeconds && { preferWaitSeconds }) },
+    'started',
+  );
 }
 
 function planAfterFailure(
@@ -96,7 +113,7 @@ function planAfterFailure(
     const firstInProgressAt = state.firstInProgressAt ?? at;
     const budgetLeftMs = retry.maxInProgressWaitMs - (at - firstInProgressAt);
     const waits = state.inProgressWaits + 1;
-    next = { ...state, firstInProgressAt, inProgressWaits: waits };
+    next = { ...state, firstInProgressAt, inProgressWaits: waits, afterInProgress: true };
     if (budgetLeftMs > 0) delayMs = planInProgressDelay(waits, retry, verdict.retryAfterMs, budgetLeftMs, random);
   } else if (verdict.retryable) {
     const counted = state.attempt - state.inProgressWaits - state.offlineWaits;
@@ -104,6 +121,17 @@ function planAfterFailure(
   }
   if (delayMs === undefined) return to({ ...state, phase: 'done' }, { type: 'fail' }, 'failed', facts);
   return to({ ...next, phase: 'delaying' }, { type: 'wait', delayMs }, 'retrying', { ...facts, delayMs });
+}
+
+/**
+ * The `Prefer: wait` after `IN_PROGRESS`, in whole seconds: what is left of the wait budget, at most half the
+ * attempt's timeout (so that the server's answer comes before the attempt is given up) and
+ * {@link MAX_PREFER_WAIT_SECONDS}; none under a second.
+ */
+function preferWait(state: AttemptState, at: number, retry: ResolvedRetrySettings): number | undefined {
+  const budgetLeftMs = retry.maxInProgressWaitMs - (at - (state.firstInProgressAt ?? at));
+  const seconds = Math.floor(Math.min(budgetLeftMs, retry.attemptTimeoutMs / 2, MAX_PREFER_WAIT_SECONDS * 1000) / 1000);
+  return seconds >= 1 ? seconds : undefined;
 }
 
 /** The plan, and its report for `onAttempt` (about the attempt `state` counts up to) when there is one. */

@@ -66,8 +66,11 @@ export function createAttemptSequence(args: AttemptSequenceArgs): AttemptSequenc
     const at = () => performance.now();
     if (step.type === 'send' || step.type === 'wait' || step.type === 'wait-online') cancel = undefined;
     if (step.type === 'send') {
-      const attempt = { op, next: args.next, timeoutMs: retry.attemptTimeoutMs, stop: stop.signal, probe: args.probe };
-      keep(taken, sendAttempt({ ...attempt, isOnline, onEnd: happen }));
+      // The caller's context stays as it was: an attempt that asks the server to wait gets a copy.
+      const wait = step.preferWaitSeconds;
+      const sent = wait ? { ...op, context: { ...op.context, idempotencyPreferWait: wait } } : op;
+      const attempt = { next: args.next, timeoutMs: retry.attemptTimeoutMs, stop: stop.signal, probe: args.probe };
+      keep(taken, sendAttempt({ ...attempt, op: sent, isOnline, onEnd: happen }));
     } else if (step.type === 'wait') {
       keep(
         taken,
