@@ -5,16 +5,18 @@ import { describeExampleConformance } from './support/conformance.js';
 
 // Both examples keep the same HTTP contract: the Node one on tRPC's standalone adapter, the Hono one on
 // its fetch adapter. Each is started in this process on a free port, in memory and on the test Redis; the
-// Node one on the test PostgreSQL too, with tables of its own that it drops when it stops.
+// Node one on the test PostgreSQL too, with tables of its own that it drops when it stops, and in a SQLite
+// file of its own (what `npm start` uses by default).
 
 describeExampleConformance(
   'the react-node example (Node adapter)',
-  async ({ redisUrl, databaseUrl }) => {
+  async ({ redisUrl, databaseUrl, sqliteFile }) => {
     const tables = { store: testTable('idem'), ledger: testTable('ledger') };
     const server = await startExampleServer({
       port: 0,
       ...(redisUrl ? { redisUrl } : {}),
       ...(databaseUrl ? { databaseUrl, postgresTables: tables } : {}),
+      ...(sqliteFile ? { sqliteFile } : {}),
     });
     return {
       ...server,
@@ -30,7 +32,7 @@ describeExampleConformance(
       },
     };
   },
-  ['memory', 'redis', 'postgres'],
+  ['memory', 'redis', 'postgres', 'sqlite'],
 );
 
 describeExampleConformance('the hono-fetch example (fetch adapter)', ({ redisUrl }) =>

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createIdempotentClient, mutateWithMeta } from '@trpc-idempotency/client';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -12,15 +15,23 @@ export interface ConformanceTarget {
 }
 
 /** Where an example keeps its payments and records. */
-export type ConformanceBackend = 'memory' | 'redis' | 'postgres';
+export type ConformanceBackend = 'memory' | 'redis' | 'postgres' | 'sqlite';
 
-/** Starts one example server: in memory, on the Redis at `redisUrl`, or on the PostgreSQL database at `databaseUrl`. */
-export type StartTarget = (options: { redisUrl?: string; databaseUrl?: string }) => Promise<ConformanceTarget>;
+/**
+ * Starts one example server: in memory, on the Redis at `redisUrl`, on the PostgreSQL database at
+ * `databaseUrl`, or in the SQLite file `sqliteFile` (a fresh one in a temporary directory).
+ */
+export type StartTarget = (options: {
+  redisUrl?: string;
+  databaseUrl?: string;
+  sqliteFile?: string;
+}) => Promise<ConformanceTarget>;
 
 const BACKEND_NAMES: Record<ConformanceBackend, string> = {
   memory: 'in memory',
   redis: 'on Redis',
   postgres: 'on PostgreSQL',
+  sqlite: 'on SQLite',
 };
 
 const PAYMENT = { amount: 4200, currency: 'EUR' as const, note: 'Espresso beans, 1 kg' };
@@ -59,15 +70,21 @@ export function describeExampleConformance(
       `${name}, ${BACKEND_NAMES[backend]}: the HTTP contract`,
       () => {
         let target: ConformanceTarget;
+        let sqliteDir: string | undefined;
         beforeAll(async () => {
+          if (backend === 'sqlite') sqliteDir = mkdtempSync(join(tmpdir(), 'example-conformance-'));
           const options = {
             memory: {},
             redis: { redisUrl: inject('redisUrl') },
             postgres: { databaseUrl: postgresUrl! },
+            sqlite: { sqliteFile: join(sqliteDir ?? '', 'payments.db') },
           };
           target = await start(options[backend]);
         });
-        afterAll(() => target?.close());
+        afterAll(async () => {
+          await target?.close();
+          if (sqliteDir) rmSync(sqliteDir, { recursive: true, force: true });
+        });
 
         it('takes a payment from the curl command and replays it to a repeat, with one payment in the ledger', async () => {
           expect(target.backend).toBe(backend);

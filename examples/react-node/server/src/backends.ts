@@ -1,12 +1,13 @@
 import { type IdempotencyStore, MemoryStore, type TransactionalStore } from '@trpc-idempotency/server';
+import type Database from 'better-sqlite3';
 import type { PoolClient } from 'pg';
-import { type Ledger, MemoryLedger } from './ledger.js';
+import { type Ledger, MemoryLedger, type TransactionalLedger } from './ledger.js';
 import { createPostgresBackends, type PostgresTables } from './postgresBackends.js';
-import type { TransactionalLedger } from './postgresLedger.js';
 import { createRedisBackends } from './redisBackends.js';
+import { createSqliteBackends, type SqliteBackendOptions } from './sqliteBackends.js';
 
 /** Which kind of storage holds the payments and the idempotency records. */
-export type BackendKind = 'memory' | 'redis' | 'postgres';
+export type BackendKind = 'memory' | 'redis' | 'postgres' | 'sqlite';
 
 /** Whether each part can be reached right now, as far as the server knows without asking. */
 export interface BackendHealth {
@@ -16,12 +17,13 @@ export interface BackendHealth {
 
 /**
  * The idempotency store and the ledger, in the two ways the example writes a payment: with the fence
- * (memory, Redis: the ledger refuses a late write), or inside the store's transaction (PostgreSQL: a
- * late write cannot commit).
+ * (memory, Redis: the ledger refuses a late write), or inside the store's transaction (PostgreSQL, SQLite:
+ * a late write cannot commit).
  */
 export type Payments =
   | { kind: 'memory' | 'redis'; store: IdempotencyStore; ledger: Ledger }
-  | { kind: 'postgres'; store: TransactionalStore<PoolClient>; ledger: TransactionalLedger };
+  | { kind: 'postgres'; store: TransactionalStore<PoolClient>; ledger: TransactionalLedger<PoolClient> }
+  | { kind: 'sqlite'; store: TransactionalStore<Database.Database>; ledger: TransactionalLedger<Database.Database> };
 
 /** Where the example keeps its payments and idempotency records, and how the chaos panel can cut the store off. */
 export type Backends = Payments & {
@@ -33,26 +35,34 @@ export type Backends = Payments & {
   close(): Promise<void>;
 };
 
-/** Where to keep the data. With nothing set, everything stays in the server's memory. */
+/**
+ * Where to keep the data, first match wins: PostgreSQL, Redis, a SQLite file. With none set, everything
+ * stays in the server's memory (`npm start` and `npm run serve` give a SQLite file by default: main.ts).
+ */
 export interface BackendOptions {
-  /** Payments and idempotency records go to this PostgreSQL database (it wins over `redisUrl`). */
+  /** Payments and idempotency records go to this PostgreSQL database. */
   databaseUrl?: string;
   /** The PostgreSQL tables; tests that share a database give their own. */
   postgresTables?: PostgresTables;
   /** Payments and idempotency records go to this Redis. */
   redisUrl?: string;
+  /** Payments and idempotency records go to this SQLite file (created with its directory if missing). */
+  sqliteFile?: string;
+  /** How the SQLite store treats a handler's transaction. */
+  sqlite?: SqliteBackendOptions;
 }
 
 /**
- * Picks the backend: the one place that knows which storages exist. Memory by default; PostgreSQL or
- * Redis for both the ledger and the idempotency store when a URL is given.
+ * Picks the backend: the one place that knows which storages exist. PostgreSQL, Redis or a SQLite file
+ * for both the ledger and the idempotency store when one is given; memory otherwise.
  *
  * @example
- * const backends = await createBackends({ databaseUrl: process.env.DATABASE_URL, redisUrl: process.env.REDIS_URL });
+ * const backends = await createBackends({ databaseUrl: process.env.DATABASE_URL, sqliteFile: '.data/payments.db' });
  */
 export async function createBackends(options: BackendOptions = {}): Promise<Backends> {
   if (options.databaseUrl) return createPostgresBackends(options.databaseUrl, options.postgresTables);
   if (options.redisUrl) return createRedisBackends(options.redisUrl);
+  if (options.sqliteFile) return createSqliteBackends(options.sqliteFile, options.sqlite);
   return {
     kind: 'memory',
     where: "this server's memory",

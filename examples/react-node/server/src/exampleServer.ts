@@ -17,8 +17,10 @@ export interface ExampleServerOptions {
   databaseUrl?: string;
   /** The PostgreSQL tables, for tests that share one database. */
   postgresTables?: PostgresTables;
-  /** Payments and idempotency records go to Redis when set, to memory otherwise. */
+  /** Payments and idempotency records go to Redis when set (it wins over `sqliteFile`). */
   redisUrl?: string;
+  /** Payments and idempotency records go to this SQLite file when set, to memory otherwise. */
+  sqliteFile?: string;
   /** The built web app. Default: web/dist next to the server. */
   webRoot?: string;
   /**
@@ -50,7 +52,7 @@ const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url
  * chaos switches sit between the network and tRPC.
  *
  * @example
- * const server = await startExampleServer({ port: 3000, databaseUrl: process.env.DATABASE_URL });
+ * const server = await startExampleServer({ port: 3000, sqliteFile: 'examples/react-node/.data/payments.db' });
  * console.log(server.url);
  */
 export async function startExampleServer(options: ExampleServerOptions): Promise<ExampleServer> {
@@ -58,6 +60,10 @@ export async function startExampleServer(options: ExampleServerOptions): Promise
     databaseUrl: options.databaseUrl,
     postgresTables: options.postgresTables,
     redisUrl: options.redisUrl,
+    sqliteFile: options.sqliteFile,
+    // SQLite has one writer: a handler stopped past its lease would hold the file's write lock, and every
+    // other payment with it. In the demo its transaction is rolled back when its lease ends.
+    ...(options.demo ? { sqlite: { transactionTimeoutMs: DEMO_LEASE_MS } } : {}),
   });
   const chaos = options.demo ? new Chaos() : null;
   const router = buildAppRouter({

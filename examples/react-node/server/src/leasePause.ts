@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { ClaimRequest, IdempotencyStore } from '@trpc-idempotency/server';
+import type { ClaimRequest, IdempotencyStore, TransactionalStore } from '@trpc-idempotency/server';
 import type { Payments } from './backends.js';
-import type { NewPayment } from './ledger.js';
+import type { NewPayment, TransactionalLedger } from './ledger.js';
 
 /** The longest a paused write waits for a retry to take the payment over; then it writes anyway. */
 export const MAX_PAUSE_MS = 30_000;
@@ -17,7 +17,9 @@ const MAX_TRACKED_KEYS = 1000;
  * them), so its lease runs out in the store and the client's retry takes the payment over with a higher
  * fence. The stopped write resumes once that retry's payment is in the ledger (or after
  * {@link MAX_PAUSE_MS}), and the ledger refuses it: its fence is lower than the newest one. On PostgreSQL
- * the write goes into the stopped holder's transaction, whose commit is then refused: it is rolled back.
+ * the write goes into the stopped holder's transaction, whose commit is then refused: it is rolled back. On
+ * SQLite the stopped transaction holds the file's one write lock, so the store rolls it back when its lease
+ * ends (the demo's `transactionTimeoutMs`) and the late write finds it closed.
  *
  * Only the first write of each intent is paused, so the retry is not. The store and ledger decorators
  * below are how the demo reaches in; the handler's own code is what an app would write.
@@ -44,22 +46,8 @@ export class LeasePause {
 
   /** The store and the ledger, each wrapped as below, of the same kind as given. */
   wrapPayments(payments: Payments): Payments {
-    if (payments.kind === 'postgres') {
-      const { store, ledger } = payments;
-      return {
-        kind: payments.kind,
-        store: {
-          ...this.#wrapStore(store),
-          claimInTransaction: async (request) => this.#noteClaim(request, await store.claimInTransaction(request)),
-        },
-        ledger: {
-          kind: ledger.kind,
-          list: () => ledger.list(),
-          refusals: () => ledger.refusals(),
-          recordIn: (tx, payment) => this.#write(payment, () => ledger.recordIn(tx, payment)),
-        },
-      };
-    }
+    if (payments.kind === 'postgres') return { kind: payments.kind, ...this.#wrapTransactional(payments) };
+    if (payments.kind === 'sqlite') return { kind: payments.kind, ...this.#wrapTransactional(payments) };
     const { store, ledger } = payments;
     return {
       kind: payments.kind,
@@ -73,9 +61,33 @@ export class LeasePause {
     };
   }
 
+  /** A transactional store and its ledger (PostgreSQL, SQLite): the write is paused inside the transaction. */
+  #wrapTransactional<TClient>({
+    store,
+    ledger,
+  }: {
+    store: TransactionalStore<TClient>;
+    ledger: TransactionalLedger<TClient>;
+  }) {
+    return {
+      store: {
+        ...this.#wrapStore(store),
+        claimInTransaction: async (request: ClaimRequest) =>
+          this.#noteClaim(request, await store.claimInTransaction(request)),
+      },
+      ledger: {
+        list: () => ledger.list(),
+        refusals: () => ledger.refusals(),
+        settle: (tx: TClient, committed: boolean | undefined) => ledger.settle(tx, committed),
+        recordIn: (tx: TClient, payment: NewPayment) => this.#write(payment, () => ledger.recordIn(tx, payment)),
+      },
+    };
+  }
+
   /** The idempotency store, with renewals of a paused holder held back until its pause ends. */
   #wrapStore(store: IdempotencyStore): IdempotencyStore {
     return {
+      ...(store.kind === undefined ? {} : { kind: store.kind }),
       claim: async (request) => this.#noteClaim(request, await store.claim(request)),
       renewLease: async (request) => {
         await this.#frozen.get(request.token);

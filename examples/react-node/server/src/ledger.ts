@@ -68,6 +68,23 @@ export interface Ledger extends LedgerReads {
   record(payment: NewPayment): Promise<Payment>;
 }
 
+/**
+ * A ledger written inside the idempotency middleware's own transaction (`createIdempotency({ transaction:
+ * true })`), on PostgreSQL or SQLite: a payment row commits together with the key's stored outcome, or not
+ * at all. A holder that lost its lease cannot commit, so its late write is rolled back; no fence check is
+ * needed, and there is deliberately no unique constraint on the key either, so that the tests' count of rows
+ * per key shows the transaction, not a constraint, keeping payments single.
+ */
+export interface TransactionalLedger<TClient> extends LedgerReads {
+  /** Inserts a payment through `tx`, the handler's open transaction (`ctx.idempotency.tx`), and returns it. */
+  recordIn(tx: TClient, payment: NewPayment): Promise<Payment>;
+  /**
+   * The transaction on `tx` ended: `false` is a commit the store refused because its holder had lost its
+   * lease, so its write was rolled back and is listed as a late write. The backend calls this.
+   */
+  settle(tx: TClient, committed: boolean | undefined): void;
+}
+
 /** What the page reads from every ledger. */
 export interface LedgerReads {
   /** Every payment, newest first (the latest 200). */

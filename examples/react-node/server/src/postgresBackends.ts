@@ -1,7 +1,7 @@
 import { createSchema, PostgresStore, PostgresStoreSetupError } from '@trpc-idempotency/postgres';
-import { StoreUnavailableError, type TransactionalStore } from '@trpc-idempotency/server';
 import pg from 'pg';
 import type { Backends } from './backends.js';
+import { cuttableStore } from './cuttableStore.js';
 import { PostgresLedger } from './postgresLedger.js';
 
 /** Table names, for tests that share one database; the defaults are what `npm start` uses. */
@@ -40,7 +40,7 @@ export async function createPostgresBackends(databaseUrl: string, tables: Postgr
     return {
       kind: 'postgres',
       where: `PostgreSQL at ${describeUrl(databaseUrl)}`,
-      store: reachableStore(store, ledger, () => cutOff),
+      store: cuttableStore(store, ledger, () => cutOff),
       ledger,
       // The ledger's reads (the page polls them) tell whether the database answers; the store lives there too.
       health: () => ({ store: !cutOff && ledger.reachable, ledger: ledger.reachable }),
@@ -67,56 +67,6 @@ async function readyStore(pool: pg.Pool, table: string | undefined): Promise<Pos
   }
   await createSchema(pool, table ? { table } : {});
   return store.ready();
-}
-
-/**
- * The store as the chaos panel can cut it off: while cut, its five calls fail as an unreachable store's
- * would (503 `STORE_UNAVAILABLE`), while the ledger in the same database stays readable. Each transaction
- * it opens also tells the ledger how it ended, so the page can list a late write that was rolled back.
- */
-function reachableStore(
-  store: PostgresStore,
-  ledger: PostgresLedger,
-  isCutOff: () => boolean,
-): TransactionalStore<pg.PoolClient> {
-  const guard =
-    <A, R>(call: (request: A) => Promise<R>) =>
-    async (request: A): Promise<R> => {
-      if (isCutOff()) throw new StoreUnavailableError('The chaos panel cut the idempotency store off.');
-      return call(request);
-    };
-  return {
-    kind: 'postgres',
-    claim: guard((request) => store.claim(request)),
-    complete: guard((request) => store.complete(request)),
-    release: guard((request) => store.release(request)),
-    renewLease: guard((request) => store.renewLease(request)),
-    claimInTransaction: guard(async (request) => {
-      const claim = await store.claimInTransaction(request);
-      if (claim.status !== 'claimed') return claim;
-      const { transaction } = claim;
-      const { client } = transaction;
-      return {
-        ...claim,
-        transaction: {
-          client,
-          commit: async (request) => {
-            let committed: boolean | undefined;
-            try {
-              committed = await transaction.commit(request);
-              return committed;
-            } finally {
-              ledger.settle(client, committed);
-            }
-          },
-          rollback: (then) => {
-            ledger.settle(client, undefined);
-            return transaction.rollback(then);
-          },
-        },
-      };
-    }),
-  };
 }
 
 /** "host:port/database", never the user or password of the URL. */

@@ -1,25 +1,13 @@
 import type { Pool, PoolClient } from 'pg';
 import {
   formatPaymentId,
-  type LedgerReads,
   LIST_LIMIT,
   type NewPayment,
   type Payment,
   type RefusedWrite,
+  type TransactionalLedger,
 } from './ledger.js';
-
-/**
- * The ledger in PostgreSQL, written inside the idempotency middleware's own transaction
- * (`createIdempotency({ transaction: true })`): a payment row commits together with the key's stored
- * outcome, or not at all. A holder that lost its lease cannot commit, so its late write is rolled back;
- * no fence check is needed, and there is deliberately no unique constraint on the key either, so that the
- * tests' count of rows per key shows the transaction, not a constraint, keeping payments single.
- */
-export interface TransactionalLedger extends LedgerReads {
-  readonly kind: 'postgres';
-  /** Inserts a payment through `tx`, the handler's open transaction (`ctx.idempotency.tx`), and returns it. */
-  recordIn(tx: PoolClient, payment: NewPayment): Promise<Payment>;
-}
+import { RolledBackWrites } from './rolledBackWrites.js';
 
 /** The example's default ledger table. */
 export const LEDGER_TABLE = 'ledger_payments';
@@ -59,18 +47,15 @@ interface PaymentRow {
   created_at: Date;
 }
 
-/** Keeps payments in a PostgreSQL table, in the same database as the idempotency records. */
-export class PostgresLedger implements TransactionalLedger {
+/**
+ * Keeps payments in a PostgreSQL table, in the same database as the idempotency records, written inside the
+ * idempotency middleware's own transaction (see {@link TransactionalLedger}).
+ */
+export class PostgresLedger implements TransactionalLedger<PoolClient> {
   readonly kind = 'postgres' as const;
   readonly #pool: Pool;
   readonly #table: string;
-  /** Payments written in transactions that have not ended yet, by connection (one transaction each). */
-  readonly #open = new Map<PoolClient, NewPayment>();
-  /**
-   * Late writes whose transaction was rolled back, kept in this server's memory: a rolled-back write
-   * leaves nothing in the database, which is the point.
-   */
-  readonly #rolledBack: Array<Omit<RefusedWrite, 'newestFence'>> = [];
+  readonly #rolledBack = new RolledBackWrites<PoolClient>();
   #reachable = true;
 
   private constructor(pool: Pool, table: string) {
@@ -101,21 +86,12 @@ export class PostgresLedger implements TransactionalLedger {
       key,
       fence,
     ]);
-    this.#open.set(tx, payment);
+    this.#rolledBack.wrote(tx, payment);
     return { ...payment, id: formatPaymentId(Number(rows[0]!.id)), createdAt: rows[0]!.created_at };
   }
 
-  /**
-   * The transaction on `tx` ended: `false` is a commit the store refused because this holder had lost its
-   * lease, so its write was rolled back. The backend calls this from the store's transaction.
-   */
   settle(tx: PoolClient, committed: boolean | undefined): void {
-    const payment = this.#open.get(tx);
-    this.#open.delete(tx);
-    if (!payment || committed !== false) return;
-    const { key, fence, amount, currency } = payment;
-    this.#rolledBack.push({ how: 'rolled-back', key, fence, amount, currency, refusedAt: new Date() });
-    if (this.#rolledBack.length > LIST_LIMIT.refusals) this.#rolledBack.shift();
+    this.#rolledBack.settle(tx, committed);
   }
 
   async list(): Promise<Payment[]> {
@@ -133,13 +109,12 @@ export class PostgresLedger implements TransactionalLedger {
 
   /** The late writes that were rolled back, each with the fence of the payment that did commit. */
   async refusals(): Promise<RefusedWrite[]> {
-    if (this.#rolledBack.length === 0) return [];
-    const keys = [...new Set(this.#rolledBack.map((write) => write.key))];
+    const keys = this.#rolledBack.keys();
+    if (keys.length === 0) return [];
     const { rows } = await this.#read(() =>
       this.#pool.query<{ key: string; fence: string }>(newestFencesSql(this.#table), [keys]),
     );
-    const newest = new Map(rows.map((row) => [row.key, Number(row.fence)]));
-    return [...this.#rolledBack].reverse().map((write) => ({ ...write, newestFence: newest.get(write.key) ?? null }));
+    return this.#rolledBack.list(new Map(rows.map((row) => [row.key, Number(row.fence)])));
   }
 
   async #read<T>(query: () => Promise<T>): Promise<T> {

@@ -1,10 +1,16 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import { createIdempotency, idempotencyErrorFormatter, nodeIdempotencyContext } from '@trpc-idempotency/server';
+import {
+  createIdempotency,
+  idempotencyErrorFormatter,
+  nodeIdempotencyContext,
+  type TransactionalStore,
+} from '@trpc-idempotency/server';
 import superjson from 'superjson';
 import { ZodError, z } from 'zod';
 import type { BackendHealth, Payments } from './backends.js';
 import { type Chaos, chaosSettingsSchema } from './chaos.js';
-import { StaleFenceError } from './ledger.js';
+import { StaleFenceError, type TransactionalLedger } from './ledger.js';
+import { LateWriteError } from './sqliteLedger.js';
 
 /**
  * Builds the request context. The example has no login: a real app takes the customer from its session.
@@ -60,7 +66,9 @@ async function fromLedger<T>(read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (cause) {
-    if (cause instanceof StaleFenceError) throw new TRPCError({ code: 'CONFLICT', message: cause.message, cause });
+    if (cause instanceof StaleFenceError || cause instanceof LateWriteError) {
+      throw new TRPCError({ code: 'CONFLICT', message: cause.message, cause });
+    }
     throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: 'The ledger cannot be reached right now.', cause });
   }
 }
@@ -94,34 +102,42 @@ export function buildAppRouter(deps: RouterDeps) {
     return next({ ctx: { chaos } });
   });
 
+  /**
+   * PostgreSQL and SQLite: the payment row and the key's outcome commit in one transaction. A holder that
+   * lost its lease cannot commit, so its write is rolled back: no fence check to write.
+   */
+  const transactionalCreate = <TClient>(deps: {
+    store: TransactionalStore<TClient>;
+    ledger: TransactionalLedger<TClient>;
+  }) =>
+    t.procedure
+      .use(createIdempotency({ store: deps.store, scope, serializer: superjson, transaction: true, ...lease }))
+      .input(paymentInput)
+      .mutation(async ({ ctx, input }) => {
+        const { key, fence, signal, tx } = ctx.idempotency;
+        await new Promise((resolve) => setTimeout(resolve, PROCESSING_MS));
+        signal.throwIfAborted();
+        return fromLedger(() => deps.ledger.recordIn(tx as TClient, { ...input, key, fence }));
+      });
+
   return t.router({
     payments: t.router({
       create:
         payments.kind === 'postgres'
-          ? // PostgreSQL: the payment row and the key's outcome commit in one transaction. A holder that lost
-            // its lease cannot commit, so its write is rolled back: no fence check to write.
-            t.procedure
-              .use(
-                createIdempotency({ store: payments.store, scope, serializer: superjson, transaction: true, ...lease }),
-              )
-              .input(paymentInput)
-              .mutation(async ({ ctx, input }) => {
-                const { key, fence, signal, tx } = ctx.idempotency;
-                await new Promise((resolve) => setTimeout(resolve, PROCESSING_MS));
-                signal.throwIfAborted();
-                return fromLedger(() => payments.ledger.recordIn(tx, { ...input, key, fence }));
-              })
-          : t.procedure
-              .use(createIdempotency({ store: payments.store, scope, serializer: superjson, ...lease }))
-              .input(paymentInput)
-              .mutation(async ({ ctx, input }) => {
-                const { key, fence, signal } = ctx.idempotency;
-                await new Promise((resolve) => setTimeout(resolve, PROCESSING_MS));
-                // A holder that lost its lease stops before its side effect; a newer holder does the work.
-                signal.throwIfAborted();
-                // The fence goes with the write: the ledger refuses it if a newer holder of this intent wrote first.
-                return fromLedger(() => payments.ledger.record({ ...input, key, fence }));
-              }),
+          ? transactionalCreate(payments)
+          : payments.kind === 'sqlite'
+            ? transactionalCreate(payments)
+            : t.procedure
+                .use(createIdempotency({ store: payments.store, scope, serializer: superjson, ...lease }))
+                .input(paymentInput)
+                .mutation(async ({ ctx, input }) => {
+                  const { key, fence, signal } = ctx.idempotency;
+                  await new Promise((resolve) => setTimeout(resolve, PROCESSING_MS));
+                  // A holder that lost its lease stops before its side effect; a newer holder does the work.
+                  signal.throwIfAborted();
+                  // The fence goes with the write: the ledger refuses it if a newer holder of this intent wrote first.
+                  return fromLedger(() => payments.ledger.record({ ...input, key, fence }));
+                }),
       list: t.procedure.query(() => fromLedger(() => payments.ledger.list())),
       refusedWrites: t.procedure.query(() => fromLedger(() => payments.ledger.refusals())),
     }),
