@@ -26,6 +26,8 @@ export interface PaymentOutcome {
   offerNewIntent?: boolean;
   /** The payment has not ended yet: it waits for the network, or is being resumed. */
   pending?: boolean;
+  /** The payment went through before this page loaded; the page knows its receipt only. */
+  restored?: boolean;
 }
 
 /**
@@ -180,6 +182,14 @@ export function paidOutcome(
       detail: `${tries} failed (${why(failed[0]!)}); the ${nth(failed.length + 1)}, with the same key, made the payment.`,
     };
   }
+  if (call?.resumed && !lostAnswer && !waitedForOther) {
+    return {
+      ...base,
+      headline: `Paid ${money}, once.`,
+      detail:
+        'It reached the server before the reload, and its answer went with the page. Sent again with its own key, it got the stored receipt: nothing was charged again.',
+    };
+  }
   if (lostAnswer) {
     return {
       ...base,
@@ -198,6 +208,24 @@ export function paidOutcome(
     ...base,
     headline: `Already paid: ${money}. Nothing was charged again.`,
     detail: 'This payment was made earlier, from another tab or click. Here is its receipt.',
+  };
+}
+
+/** The checkout's answer on a page loaded just after a payment went through (checkout/lastPayment.ts). */
+export function restoredOutcome(payment: {
+  id: string;
+  amount: number;
+  currency: string;
+  paidAt: number;
+}): PaymentOutcome {
+  const { id, amount, currency, paidAt } = payment;
+  const at = new Date(paidAt).toLocaleTimeString('en-GB');
+  return {
+    tone: 'ok',
+    restored: true,
+    payment: { id, amount, currency },
+    headline: `Paid ${formatMoney(amount, currency)}.`,
+    detail: `This payment went through at ${at}, before the page was loaded again; it was charged once. Paying now starts a new payment, with a new key.`,
   };
 }
 

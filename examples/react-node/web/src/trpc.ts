@@ -1,11 +1,12 @@
-import { onlineManager, QueryClient } from '@tanstack/react-query';
+import { MutationCache, onlineManager, QueryClient } from '@tanstack/react-query';
 import { httpLink } from '@trpc/client';
 import { createTRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import { createIdempotentClient } from '@trpc-idempotency/client';
-import { idempotentMutation } from '@trpc-idempotency/client/tanstack';
+import { idempotencyOf, idempotentMutation } from '@trpc-idempotency/client/tanstack';
 import superjson from 'superjson';
 import type { AppRouter } from '../../server/src/router';
 import { CallLog } from './callLog';
+import { rememberPayment } from './checkout/lastPayment';
 import { network } from './network';
 
 /** Every payment call this tab makes, with its attempts, for the timeline and the checkout's answer. */
@@ -45,6 +46,14 @@ onlineManager.setOnline(network.isOnline());
  */
 export const queryClient = new QueryClient({
   defaultOptions: { mutations: { retry: false }, queries: { retry: 1, retryDelay: 500 } },
+  mutationCache: new MutationCache({
+    // Every payment that succeeds, resumed ones included, leaves its receipt for the next page load
+    // (checkout/lastPayment.ts). Only payments carry an idempotency key in their state.
+    onSuccess: (data, _variables, _onMutateResult, mutation) => {
+      const { key } = idempotencyOf(mutation.state);
+      if (key) rememberPayment(key, data);
+    },
+  }),
 });
 
 /** Typed query and mutation options for TanStack Query: `useQuery(trpc.payments.list.queryOptions())`. */

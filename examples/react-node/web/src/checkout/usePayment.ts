@@ -7,8 +7,16 @@ import type { AppRouter } from '../../../server/src/router';
 import { usePaymentCalls } from '../callLog';
 import { formatMoney } from '../money';
 import { useNetwork } from '../network';
-import { failedOutcome, type PaymentOutcome, paidOutcome, resumingOutcome, waitingOutcome } from '../outcomes';
+import {
+  failedOutcome,
+  type PaymentOutcome,
+  paidOutcome,
+  restoredOutcome,
+  resumingOutcome,
+  waitingOutcome,
+} from '../outcomes';
 import { callLog, checkout, queryClient, trpc } from '../trpc';
+import { type LastPayment, lastPaymentBefore } from './lastPayment';
 
 /** What the checkout sends. */
 export type PaymentInput = inferRouterInputs<AppRouter>['payments']['create'];
@@ -21,6 +29,8 @@ interface PaymentState {
   key: string | undefined;
   /** It was resumed after a reload, not started in this page. */
   resumed: boolean;
+  /** It ended before this page loaded: only its receipt is known (checkout/lastPayment.ts). */
+  restored?: boolean;
   status: 'idle' | 'pending' | 'success' | 'error';
   /** Waiting for the network (TanStack Query paused it). */
   paused: boolean;
@@ -30,6 +40,42 @@ interface PaymentState {
 }
 
 const intent = checkout.intent!;
+
+/** The payments a reload interrupted, which main.tsx resumes: the page shows them from its first render. */
+const pendingAtLoad = new Set(intent.pending().map((call) => call.key));
+
+/**
+ * What the page shows before it has a payment of its own: a payment that a reload interrupted, while it is
+ * still pending (main.tsx resumes it; its mutation takes over as soon as it exists), or else the receipt of
+ * the payment that went through as the page was going away (checkout/lastPayment.ts). Never an empty
+ * checkout beside a payment that was made.
+ */
+function carriedOver(): PaymentState | undefined {
+  const pending = intent.pending().find((call) => pendingAtLoad.has(call.key));
+  if (pending) {
+    return { ...stateOf(pending.key, pending.startedAt), resumed: true, status: 'pending' };
+  }
+  const paid = lastPaymentBefore(performance.timeOrigin);
+  if (!paid) return undefined;
+  const { key, id, amount, currency, paidAt } = paid;
+  return {
+    ...stateOf(key, paidAt),
+    restored: true,
+    status: 'success',
+    data: { id, amount, currency, paidAt } as unknown as Receipt,
+  };
+}
+
+const stateOf = (key: string, submittedAt: number): PaymentState => ({
+  id: -1,
+  key,
+  resumed: false,
+  status: 'idle',
+  paused: false,
+  data: undefined,
+  error: null,
+  submittedAt,
+});
 
 /**
  * The checkout's payment, in one place: the intent's key, the mutation and the answer to it.
@@ -76,10 +122,12 @@ export function usePayment() {
   const online = useNetwork() === 'online';
 
   const shown = payments.filter((payment) => payment.submittedAt > clearedAt);
-  const latest = shown.at(-1);
+  // Nothing of this page's own yet: what a reload carried over (a pending payment, or the receipt of one).
+  const latest = shown.at(-1) ?? (clearedAt === 0 ? carriedOver() : undefined);
   // Paused by TanStack Query, or under way in the link, which waits for the network before its next try.
   const waiting = (payment: PaymentState) => payment.status === 'pending' && (payment.paused || !online);
   const answer = (payment: PaymentState): PaymentOutcome | null => {
+    if (payment.restored) return restoredOutcome(payment.data as unknown as LastPayment);
     if (payment.status === 'pending') {
       if (waiting(payment)) return waitingOutcome(payment.resumed);
       return payment.resumed ? resumingOutcome() : null;

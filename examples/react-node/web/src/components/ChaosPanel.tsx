@@ -95,7 +95,8 @@ export function ChaosPanel({ leaseSeconds }: { leaseSeconds?: number }) {
   );
   const settings = chaos.data?.settings;
   const canCutStore = chaos.data?.canCutStore === true;
-  const onPostgres = chaos.data?.backend === 'postgres';
+  // PostgreSQL and SQLite write the payment in the store's transaction: a late write is rolled back.
+  const transactional = chaos.data?.backend === 'postgres' || chaos.data?.backend === 'sqlite';
   const active = [
     network.offline,
     settings?.dropResponseAfterCommit,
@@ -166,7 +167,7 @@ export function ChaosPanel({ leaseSeconds }: { leaseSeconds?: number }) {
           <Toggle
             testId="chaos-pause"
             label="Pause the handler past its lease"
-            detail={`The first server to take a payment stops before writing it, longer than its ${leaseSeconds ?? 5} s lease. The retry takes over; ${onPostgres ? 'the late write’s transaction is rolled back' : 'the ledger refuses the late write'}.`}
+            detail={`The first server to take a payment stops before writing it, longer than its ${leaseSeconds ?? 5} s lease. The retry takes over; ${transactional ? 'the late write’s transaction is rolled back' : 'the ledger refuses the late write'}.`}
             checked={settings.pauseHandlerPastLease}
             disabled={!online}
             onChange={(pauseHandlerPastLease) => update.mutate({ pauseHandlerPastLease })}
@@ -177,7 +178,7 @@ export function ChaosPanel({ leaseSeconds }: { leaseSeconds?: number }) {
             detail={
               canCutStore
                 ? 'Cut the idempotency store off.'
-                : 'Needs Redis or PostgreSQL: start with REDIS_URL or DATABASE_URL.'
+                : 'Needs a store outside this process’s memory: start without EXAMPLE_STORE=memory.'
             }
             checked={settings.storeUnreachable}
             disabled={!canCutStore || !online}

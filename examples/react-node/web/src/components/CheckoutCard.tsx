@@ -140,7 +140,7 @@ export function CheckoutCard() {
         </p>
       </form>
 
-      {/* The latest payment's state, for tests: data-status (TanStack Query's), data-paused, data-resumed. */}
+      {/* The latest payment's state, for tests: data-status (TanStack Query's), data-paused, data-resumed, data-restored. */}
       <div
         role="status"
         aria-live="polite"
@@ -149,6 +149,7 @@ export function CheckoutCard() {
         data-status={payment.latest?.status ?? 'none'}
         data-paused={String(payment.latest?.paused === true)}
         data-resumed={String(payment.latest?.resumed === true)}
+        data-restored={String(payment.latest?.restored === true)}
         data-key={payment.latest?.key}
       >
         {outcome && !allCorrected ? (
@@ -183,6 +184,11 @@ function Answer({
         {resumed ? (
           <span className="badge resumed" data-testid="answer-resumed">
             Resumed after a reload
+          </span>
+        ) : null}
+        {outcome.restored ? (
+          <span className="badge resumed" data-testid="answer-restored">
+            Paid before the reload
           </span>
         ) : null}
       </p>

@@ -42,6 +42,6 @@ export function ReplayedBadge({ testId }: { testId?: string }) {
   );
 }
 
-/** What a rolled-back late write is, wherever the page shows one (the example on PostgreSQL). */
+/** What a rolled-back late write is, wherever the page shows one (the example on PostgreSQL or SQLite). */
 export const ROLLBACK_HELP =
-  'On PostgreSQL the payment is written in the same transaction that stores the answer to its key. A server that lost its lease (it was stopped, and a retry took the payment over) cannot commit that transaction, so its late write is rolled back and never reaches the ledger.';
+  'On PostgreSQL and SQLite the payment is written in the same transaction that stores the answer to its key. A server that lost its lease (it was stopped, and a retry took the payment over) cannot commit that transaction, so its late write is rolled back and never reaches the ledger.';

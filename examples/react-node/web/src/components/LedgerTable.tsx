@@ -46,7 +46,7 @@ function LateWrite({ write }: { write: RefusedWrite }) {
 
 /**
  * Every payment the server recorded, from this page, another tab or curl, and the late writes that never
- * became payments (refused by the fence check, or rolled back on PostgreSQL); polled so that all of them
+ * became payments (refused by the fence check, or rolled back on PostgreSQL and SQLite); polled so that all of them
  * show. When the ledger cannot be read, or this tab is offline, the last good list stays, marked with its time.
  */
 export function LedgerTable() {

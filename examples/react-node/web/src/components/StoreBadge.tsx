@@ -3,7 +3,7 @@ import { useServerStatus } from '../status';
 import { Hint } from './Hint';
 
 /** How the badge names each backend the server can use. */
-const NAMES: Record<string, string> = { redis: 'Redis', postgres: 'PostgreSQL' };
+const NAMES: Record<string, string> = { redis: 'Redis', postgres: 'PostgreSQL', sqlite: 'SQLite' };
 
 /** What the server really stores payments and keys in, and whether it can reach it right now. */
 export function StoreBadge() {
@@ -33,7 +33,7 @@ export function StoreBadge() {
     state = 'memory';
     text = 'Store: in memory';
     explain =
-      'Payments and idempotency records live in this server process and are gone when it stops. Start it with DATABASE_URL (PostgreSQL) or REDIS_URL to keep them.';
+      'Payments and idempotency records live in this server process and are gone when it stops (EXAMPLE_STORE=memory). Start it without it to keep them in a SQLite file, or with DATABASE_URL (PostgreSQL) or REDIS_URL.';
   } else {
     const name = NAMES[data.backend] ?? data.backend;
     if (data.store && data.ledger) {
