@@ -11,7 +11,7 @@ const SCRIPT_ENTRY = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall
  * They are counted under their own names, so they are left out of the top-level figure whenever a
  * script ran in the same window. RedisStore sends no top-level command of these names.
  */
-const CALLED_INSIDE_OUR_SCRIPTS = new Set(['hmget', 'hset', 'hdel', 'pexpire', 'time']);
+const CALLED_INSIDE_OUR_SCRIPTS = new Set(['hmget', 'hset', 'hdel', 'pexpire', 'time', 'publish', 'spublish']);
 
 /** Connection housekeeping by clients and by this benchmark; not part of serving a request. */
 const HOUSEKEEPING = /^(info|ping|select|hello|command|cluster\||client\||config\|)/;

@@ -52,7 +52,7 @@ function ours(coalesceWrites: boolean): Contender {
   return {
     name: coalesceWrites ? 'trpc-idempotency RedisStore' : 'trpc-idempotency RedisStore, coalesceWrites: false',
     kind: 'ours',
-    does: 'claim script (HMGET, TIME, HSET, PEXPIRE) + complete script (HMGET, HSET, HDEL, PEXPIRE)',
+    does: 'claim script (HMGET, TIME, HSET, PEXPIRE) + complete script (HMGET, HSET, HDEL, PEXPIRE, PUBLISH)',
     async open(redisUrl, client) {
       const redis = client ?? new Redis(redisUrl, { maxRetriesPerRequest: 1 });
       const store = new RedisStore({ redis, prefix: 'cmp:', coalesceWrites });

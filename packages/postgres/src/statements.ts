@@ -65,16 +65,17 @@ export function claimAndBeginSql(
 
 /**
  * Completes the record inside the handler's transaction and commits both: one round trip. When the
- * lease is no longer this holder's, the function raises (schema.ts, LEASE_LOST_SQLSTATE), PostgreSQL
- * skips the announcement and the COMMIT that follow, and the transaction must be rolled back. The
- * announcement is delivered with the commit, never before.
+ * lease is no longer this holder's, the function raises (schema.ts, LEASE_LOST_SQLSTATE), the statement
+ * fails with its announcement, PostgreSQL skips the COMMIT that follows, and the transaction must be
+ * rolled back. The announcement rides in the same SELECT (one statement, not two) and is delivered with
+ * the commit, never before.
  */
 export function completeAndCommitSql(
   n: SchemaNames,
   r: { recordKey: string; token: string; outcome: string; retentionMs: number },
 ): string {
   const key = literal(r.recordKey);
-  return `SELECT ${n.complete}(${key}, ${literal(r.token)}, ${literal(r.outcome)}, ${integer(r.retentionMs)}, true); SELECT pg_notify('${n.notifyChannel}', ${key}); COMMIT`;
+  return `SELECT ${n.complete}(${key}, ${literal(r.token)}, ${literal(r.outcome)}, ${integer(r.retentionMs)}, true), pg_notify('${n.notifyChannel}', ${key}); COMMIT`;
 }
 
 /**
