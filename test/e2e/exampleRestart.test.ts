@@ -215,5 +215,5 @@ describe.skipIf(!hasChromium)('the example in Chromium, its server restarted in 
     });
     expect(await serverPayments(server.url)).toHaveLength(3);
     expect(pageErrors).toEqual([]);
-  }, 90_000);
+  }, 120_000);
 });
