@@ -47,25 +47,32 @@ export function openGate(counters: HandlerCounters): void {
 /** The one input every scenario sends. */
 export const orderInput = z.object({ item: z.string(), qty: z.number().int(), note: z.string() });
 
-/** The stores behind the idempotent procedures; without a cluster, the cluster procedure is left out. */
+/**
+ * The stores and I/O behind the procedures. A process that serves only some procedures (serverFleet.ts)
+ * passes only what those need; a procedure whose store or I/O is absent is left out of the router.
+ */
 export interface BenchStores {
-  memory: IdempotencyStore;
-  redis: IdempotencyStore;
+  memory?: IdempotencyStore;
+  redis?: IdempotencyStore;
   /** The same Redis through a RedisStore with `coalesceWrites: false`: one write() per command. */
-  redisUncoalesced: IdempotencyStore;
+  redisUncoalesced?: IdempotencyStore;
   /** The same Redis through node-redis, by the bench-only shim of nodeRedisShim.ts (an experiment). */
-  redisNodeRedis: IdempotencyStore;
+  redisNodeRedis?: IdempotencyStore;
   cluster?: IdempotencyStore;
   /** A PostgresStore and its pool, whose handlers write their order row to `ordersTable`. */
   postgres?: { store: PostgresStore; pool: pg.Pool; ordersTable: string };
+  /** The I/O the handler of the `*Io` procedures waits on (one echo round trip, ioEcho.ts). */
+  io?: () => Promise<void>;
+  /** The round trip the `plainHop` handler awaits: one claim-sized script call to the same Redis. */
+  hop?: () => Promise<unknown>;
 }
 
 /**
  * One router for every server scenario. Every procedure takes the same input and runs the same handler;
  * they differ only in the middleware in front of it, so the difference in throughput is the SDK's cost.
- * `io` is the I/O that the handler of the `*Io` procedures waits on (one echo round trip, ioEcho.ts).
+ * With `only`, the router holds just those procedures (each also needs its store or I/O in `stores`).
  */
-export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters, io: () => Promise<void>) {
+export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters, only?: readonly string[]) {
   const t = initTRPC.context<Context>().create({ transformer: superjson, errorFormatter: idempotencyErrorFormatter });
   const idempotent = (store: IdempotencyStore) =>
     t.procedure.use(createIdempotency({ store, scope: (ctx: Context) => ctx.user, serializer: superjson }));
@@ -89,8 +96,8 @@ export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters,
   };
 
   // A handler that does what a real one does between its input and its answer: wait on a database or an API.
-  const createOrderAfterIo = async (opts: { input: z.infer<typeof orderInput> }) => {
-    await io();
+  const createOrderAfter = (wait: () => Promise<unknown>) => async (opts: { input: z.infer<typeof orderInput> }) => {
+    await wait();
     return createOrder(opts);
   };
 
@@ -125,17 +132,36 @@ export function buildBenchRouter(stores: BenchStores, counters: HandlerCounters,
       }),
   };
 
-  const procedures = {
-    plain: t.procedure.input(orderInput).mutation(createOrder),
-    memory: idempotent(stores.memory).input(orderInput).mutation(createOrder),
-    redis: idempotent(stores.redis).input(orderInput).mutation(createOrder),
-    redisUncoalesced: idempotent(stores.redisUncoalesced).input(orderInput).mutation(createOrder),
-    redisNodeRedis: idempotent(stores.redisNodeRedis).input(orderInput).mutation(createOrder),
-    conflict: idempotent(stores.redis).input(orderInput).mutation(createOrderAfterGate),
-    plainIo: t.procedure.input(orderInput).mutation(createOrderAfterIo),
-    memoryIo: idempotent(stores.memory).input(orderInput).mutation(createOrderAfterIo),
-    redisIo: idempotent(stores.redis).input(orderInput).mutation(createOrderAfterIo),
+  const { memory, redis, redisUncoalesced, redisNodeRedis, cluster, io, hop } = stores;
+  // Each procedure is built only when it is served and what it needs is there.
+  const candidates = {
+    plain: () => t.procedure.input(orderInput).mutation(createOrder),
+    ...(hop && { plainHop: () => t.procedure.input(orderInput).mutation(createOrderAfter(hop)) }),
+    ...(memory && { memory: () => idempotent(memory).input(orderInput).mutation(createOrder) }),
+    ...(redis && {
+      redis: () => idempotent(redis).input(orderInput).mutation(createOrder),
+      conflict: () => idempotent(redis).input(orderInput).mutation(createOrderAfterGate),
+    }),
+    ...(redisUncoalesced && {
+      redisUncoalesced: () => idempotent(redisUncoalesced).input(orderInput).mutation(createOrder),
+    }),
+    ...(redisNodeRedis && {
+      redisNodeRedis: () => idempotent(redisNodeRedis).input(orderInput).mutation(createOrder),
+    }),
+    ...(io && { plainIo: () => t.procedure.input(orderInput).mutation(createOrderAfter(io)) }),
+    ...(io && memory && { memoryIo: () => idempotent(memory).input(orderInput).mutation(createOrderAfter(io)) }),
+    ...(io && redis && { redisIo: () => idempotent(redis).input(orderInput).mutation(createOrderAfter(io)) }),
+    ...(cluster && { cluster: () => idempotent(cluster).input(orderInput).mutation(createOrder) }),
+    ...(postgresProcedures && {
+      pgPlainWrite: () => postgresProcedures.pgPlainWrite,
+      pg: () => postgresProcedures.pg,
+      pgTx: () => postgresProcedures.pgTx,
+    }),
   };
-  const cluster = stores.cluster && { cluster: idempotent(stores.cluster).input(orderInput).mutation(createOrder) };
-  return t.router({ ...procedures, ...cluster, ...postgresProcedures });
+  const served = Object.entries(candidates).filter(([path]) => !only || only.includes(path));
+  // Typed as if every procedure were there, so that a client of the full router type-checks.
+  return t.router(Object.fromEntries(served.map(([path, build]) => [path, build()])) as Built<typeof candidates>);
 }
+
+/** The procedures that thunks build, every one present. */
+type Built<C> = { [K in keyof C]-?: C[K] extends (() => infer P) | undefined ? P : never };

@@ -1,7 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { summarise } from './aggregate';
+import { dirname, join } from 'node:path';
+import { combineRuns, type RunsSummary, summarise } from './aggregate';
 import {
   clientTables,
   type DeriveResult,
@@ -13,6 +14,7 @@ import {
 import { type AuditResult, auditCommands, auditTable } from './commandAudit';
 import { type CompressionResult, compressionTable, measureCompression } from './compressionBench';
 import { memoryNotSlowerThanRedis } from './gates';
+import { headlineTable, readHeadline } from './headline';
 import { type MemoryHeapResult, measureMemoryHeap, memoryHeapTable, memoryHeapTargets } from './memoryHeap';
 import { readOptions } from './options';
 import { auditPostgres, type PostgresAuditResult, postgresAuditTable } from './postgresAudit';
@@ -23,7 +25,7 @@ import { postgresTable, postgresTargets, serverTable, targetTable } from './repo
 import { CONNECTIONS, SCENARIOS } from './scenarios';
 import { measureScriptFloor, type ScriptFloor } from './scriptFloor';
 import { runScenario, type ScenarioResult } from './serverBench';
-import { startServer } from './serverHandle';
+import { startFleet } from './serverFleet';
 import { compareStores, type StoreSummary, storeTable, storeTargets } from './storeBench';
 import { commandTargets, costTargets, ioTargets, latencyTargets } from './targets';
 
@@ -36,7 +38,9 @@ const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}
 console.log(`trpc-idempotency bench (${options.quick ? 'quick' : 'full'}) on ${machine}`);
 const redisUrls = [redis.url, ...(redis.clusterNodes ?? []).map((node) => `redis://${node.host}:${node.port}`)];
 
-const rounds: ScenarioResult[][] = [];
+// Every round of every full run: runs[run][round] holds that round's results.
+const runs: ScenarioResult[][][] = [];
+const summariesSoFar = (): RunsSummary[] => combineRuns(runs.map(summarise));
 const gateRechecks: Array<{ memoryCpuUs: number; redisCpuUs: number }> = [];
 let stores: StoreSummary[] = [];
 let derive: DeriveResult[] = [];
@@ -50,43 +54,57 @@ let profiledRequests: number | undefined;
 const cpuProfileDir = options.profile ? mkdtempSync(join(tmpdir(), 'trpc-idem-bench-prof-')) : undefined;
 const profiledId = options.only[0] ?? 'redis-fresh';
 try {
-  const server = await startServer({
-    redisUrl: redis.url,
-    clusterNodes: redis.clusterNodes,
-    postgresUrl: postgres?.url,
-    cpuProfileDir,
-  });
+  // A profile covers one process's whole life, so --profile runs every scenario in the shared process.
+  const fleet = await startFleet(
+    { redisUrl: redis.url, clusterNodes: redis.clusterNodes, postgresUrl: postgres?.url, cpuProfileDir },
+    options.profile ? [] : SCENARIOS,
+  );
+  const server = fleet.shared;
   try {
-    for (let round = 1; round <= options.rounds; round++) {
-      const results: ScenarioResult[] = [];
-      rounds.push(results);
-      for (const connections of CONNECTIONS) {
-        for (const scenario of SCENARIOS) {
-          if (options.only.length > 0 && !options.only.includes(scenario.id)) continue;
-          if (options.quick && (scenario.experiment || scenario.postgres) && connections === 1) continue;
-          if (options.profile && (scenario.id !== profiledId || connections !== options.profileConnections)) continue;
-          if (scenario.needsCluster && !redis.clusterNodes) {
-            console.log(`skipped ${scenario.id}: no redis-server binary to build a cluster`);
-            continue;
+    for (let run = 1; run <= options.runs; run++) {
+      // Each full run starts cold, in fresh processes, as a stranger's run would.
+      if (run > 1) await fleet.renewOwn();
+      const rounds: ScenarioResult[][] = [];
+      runs.push(rounds);
+      for (let round = 1; round <= options.rounds; round++) {
+        const results: ScenarioResult[] = [];
+        rounds.push(results);
+        for (const connections of CONNECTIONS) {
+          for (const scenario of SCENARIOS) {
+            if (options.only.length > 0 && !options.only.includes(scenario.id)) continue;
+            if (options.quick && (scenario.experiment || scenario.postgres) && connections === 1) continue;
+            if (options.profile && (scenario.id !== profiledId || connections !== options.profileConnections)) continue;
+            if (scenario.needsCluster && !redis.clusterNodes) {
+              console.log(`skipped ${scenario.id}: no redis-server binary to build a cluster`);
+              continue;
+            }
+            if (scenario.postgres && !postgres) continue;
+            const result = await runScenario(
+              fleet.serverFor(scenario),
+              redisUrls,
+              scenario,
+              connections,
+              options,
+              postgres,
+            );
+            results.push(result);
+            console.log(
+              `run ${run}/${options.runs} round ${round}/${options.rounds} ${scenario.id} @${connections}: ${result.rps.toFixed(0)} req/s, ` +
+                `${result.serverCpuUsPerRequest.toFixed(0)} µs CPU/req, p50 ${result.p50Ms.toFixed(2)} ms, ` +
+                `${result.redisCallsPerRequest.toFixed(2)} redis calls/req` +
+                `${scenario.postgres ? `, ${result.pgStatementsPerRequest.toFixed(2)} pg statements/req, ${result.pgRoundTripsPerRequest.toFixed(2)} pg round trips/req` : ''}${result.problems.length ? ` PROBLEMS: ${result.problems.join('; ')}` : ''}`,
+            );
+            for (const problem of result.problems) problems.push(`${scenario.id} @${connections}: ${problem}`);
           }
-          if (scenario.postgres && !postgres) continue;
-          const result = await runScenario(server, redisUrls, scenario, connections, options, postgres);
-          results.push(result);
-          console.log(
-            `round ${round}/${options.rounds} ${scenario.id} @${connections}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
-              `${result.redisCallsPerRequest.toFixed(2)} redis calls/req` +
-              `${scenario.postgres ? `, ${result.pgStatementsPerRequest.toFixed(2)} pg statements/req, ${result.pgRoundTripsPerRequest.toFixed(2)} pg round trips/req` : ''}${result.problems.length ? ` PROBLEMS: ${result.problems.join('; ')}` : ''}`,
-          );
-          for (const problem of result.problems) problems.push(`${scenario.id} @${connections}: ${problem}`);
         }
       }
     }
     // One noisy window must not fail CI: a MemoryStore measure outside the band is rechecked, in pairs.
     const memoryFresh = SCENARIOS.find((scenario) => scenario.id === 'memory-fresh')!;
     const redisFresh = SCENARIOS.find((scenario) => scenario.id === 'redis-fresh')!;
-    while (memoryNotSlowerThanRedis(summarise(rounds), gateRechecks)?.problem && gateRechecks.length < 2) {
-      const memoryRun = await runScenario(server, redisUrls, memoryFresh, 64, options, postgres);
-      const redisRun = await runScenario(server, redisUrls, redisFresh, 64, options, postgres);
+    while (memoryNotSlowerThanRedis(summariesSoFar(), gateRechecks)?.problem && gateRechecks.length < 2) {
+      const memoryRun = await runScenario(fleet.serverFor(memoryFresh), redisUrls, memoryFresh, 64, options, postgres);
+      const redisRun = await runScenario(fleet.serverFor(redisFresh), redisUrls, redisFresh, 64, options, postgres);
       gateRechecks.push({ memoryCpuUs: memoryRun.serverCpuUsPerRequest, redisCpuUs: redisRun.serverCpuUsPerRequest });
       for (const run of [memoryRun, redisRun]) {
         for (const problem of run.problems) problems.push(`${run.scenario.id} @64 (gate recheck): ${problem}`);
@@ -106,7 +124,11 @@ try {
     }
     // The floor of the added p50: measured from this process, as autocannon measures the requests.
     if (
-      rounds.some((round) => round.some((result) => result.scenario.id === 'redis-fresh' && result.connections === 1))
+      runs.some((rounds) =>
+        rounds.some((round) =>
+          round.some((result) => result.scenario.id === 'redis-fresh' && result.connections === 1),
+        ),
+      )
     ) {
       floor = await measureScriptFloor(redis.url, options.quick ? 1000 : 5000);
     }
@@ -119,7 +141,7 @@ try {
     // --cpu-prof covers the server process's whole life, so the requests of its whole life divide it.
     if (cpuProfileDir) profiledRequests = (await server.stats()).requests;
   } finally {
-    await server.stop();
+    await fleet.stop();
   }
   if (!options.skipStores) {
     stores = await compareStores(redis.url, {
@@ -147,10 +169,17 @@ if (cpuProfileDir) {
   console.log(`\nRaw profile: ${cpuProfileDir} (open it in Chrome DevTools > Performance).`);
 }
 
+const summaries = summariesSoFar();
+const headline = readHeadline(summaries, options.rounds);
+if (headline) {
+  console.log(
+    `\n## Headline (${headline.connections} connections; each variant in its own server process; median of ${headline.runs} full run(s) of ${headline.roundsPerRun} interleaved round(s), [min–max] over the runs)\n`,
+  );
+  console.log(headlineTable(headline));
+}
 console.log(
-  `\n## Server scenarios (${options.rounds} round(s); each run: warm-up ${options.warmupSec} s, measured ${options.durationSec} s; medians over rounds)\n`,
+  `\n## Server scenarios (${options.runs} run(s) × ${options.rounds} round(s); each measure: warm-up ${options.warmupSec} s, measured ${options.durationSec} s; median of the runs' medians)\n`,
 );
-const summaries = summarise(rounds);
 console.log(serverTable(summaries));
 // In the order of the issue's table.
 const targets = [
@@ -200,15 +229,47 @@ console.log('\n## Targets\n');
 console.log(targetTable(targets));
 if (gate) console.log(`\n${gate.line}`);
 console.log(`\nMachine: ${machine}. Total time ${((performance.now() - startedAt) / 1000).toFixed(1)} s.`);
-if (options.json)
+if (options.json) {
+  mkdirSync(dirname(options.json), { recursive: true });
   writeFileSync(
     options.json,
-    JSON.stringify(
+    `${JSON.stringify(
       {
+        date: new Date().toISOString(),
+        commit: gitCommit(),
+        command: `npm run bench --${process.argv
+          .slice(2)
+          .map((arg) => ` ${arg}`)
+          .join('')}`,
         machine,
+        totalSec: Math.round((performance.now() - startedAt) / 1000),
         options,
-        summaries,
-        rounds,
+        headline,
+        // Every scenario: each figure the median of the runs, with spread.min/max/runs.
+        summaries: summaries.map(({ scenario, ...figures }) => ({
+          id: scenario.id,
+          label: scenario.label,
+          ...figures,
+        })),
+        // Each full run's own summary (medians of its rounds), and every measure of every round.
+        runSummaries: runs.map((rounds) =>
+          summarise(rounds).map(({ scenario, ...figures }) => ({ id: scenario.id, ...figures })),
+        ),
+        measures: runs.map((rounds) =>
+          rounds.map((round) =>
+            round.map((result) => ({
+              id: result.scenario.id,
+              connections: result.connections,
+              rps: result.rps,
+              p50Ms: result.p50Ms,
+              p99Ms: result.p99Ms,
+              serverCpuUsPerRequest: result.serverCpuUsPerRequest,
+              redisCallsPerRequest: result.redisCallsPerRequest,
+              served: result.served,
+            })),
+          ),
+        ),
+        gateRechecks,
         audit,
         postgresAudit,
         stores,
@@ -218,13 +279,29 @@ if (options.json)
         derive,
         links,
         targets,
+        problems,
       },
       null,
       2,
-    ),
+    )}\n`,
   );
+  console.log(`Wrote ${options.json}.`);
+}
 
 if (problems.length > 0) {
   console.error(`\nbench: ${problems.length} scenario(s) misbehaved:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   process.exit(1);
+}
+
+/** The commit the run measured, and whether the bench or the packages had uncommitted changes. */
+function gitCommit(): { sha: string; dirty: boolean } | undefined {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
+    return {
+      sha: git('rev-parse', 'HEAD'),
+      dirty: git('status', '--porcelain', '--', '../bench', '../packages') !== '',
+    };
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,10 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CONNECTIONS } from './scenarios';
+
+/** Where `--json` without a file writes: bench/results/latest.json. */
+export const LATEST_JSON = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'latest.json');
 
 /** What one `npm run bench` invocation does. */
 export interface BenchOptions {
@@ -14,31 +19,42 @@ export interface BenchOptions {
   skipClient: boolean;
   /** Write every figure as JSON here. */
   json?: string;
-  /** How many times every scenario runs; the scenarios of one round run one after the other. */
+  /**
+   * How many full runs: each starts fresh server processes for the own-process variants and runs every
+   * round; a figure is the median of the runs' own medians, shown with its min–max.
+   */
+  runs: number;
+  /** How many times every scenario runs within one full run; the scenarios of one round run one after the other. */
   rounds: number;
   warmupSec: number;
   durationSec: number;
 }
 
-const USAGE = `npm run bench -- [--quick] [--only redis-fresh,plain] [--rounds n] [--profile [--connections 1]] [--skip-stores] [--skip-client] [--json file]
+const USAGE = `npm run bench -- [--quick] [--only redis-fresh,plain] [--runs n] [--rounds n] [--profile [--connections 1]] [--skip-stores] [--skip-client] [--json [file]]
   --quick        smoke check: short runs, < 90 s; exits non-zero when a scenario misbehaves, or when
                  MemoryStore costs more server CPU per request than RedisStore (beyond a noise band)
-  --only ids     server scenarios to run: plain, memory-fresh, redis-fresh, redis-fresh-uncoalesced,
+  --only ids     server scenarios to run: plain, plain-hop, memory-fresh, redis-fresh, redis-fresh-uncoalesced,
                  redis-fresh-node-redis, redis-replay, cluster-fresh, redis-conflict, plain-io,
                  memory-fresh-io, redis-fresh-io, pg-plain-write, pg-fresh, pg-replay, pg-tx-fresh
                  (the pg-* ones need PostgreSQL installed: a private cluster)
-  --rounds n     how many interleaved rounds (default 5; 1 with --quick or --profile): more rounds, a steadier
-                 median on a noisy machine
+  --runs n       how many full runs (default 3; 1 with --quick or --profile); each starts fresh server
+                 processes; every figure is the median of the runs, with its min–max
+  --rounds n     how many interleaved rounds per run (default 3; 1 with --quick or --profile)
+  --json [file]  write every figure, ratio and spread as JSON (default file: bench/results/latest.json)
   --profile      CPU-profile the server during one scenario (the first --only id, default
-                 redis-fresh) and summarise the profile
+                 redis-fresh) and summarise the profile; every scenario then runs in the shared process
   --connections n
                  with --profile: profile at n connections (${CONNECTIONS.join(' or ')}; default 64)
   REDIS_URL      use this Redis instead of starting a private redis-server (the cluster is always private)`;
 
 /** Reads the command line. */
 export function readOptions(argv: string[]): BenchOptions {
+  // `--json` takes an optional file: without one (last, or before another flag), it writes LATEST_JSON.
+  const args = argv.flatMap((arg, i) =>
+    arg === '--json' && (i === argv.length - 1 || argv[i + 1]!.startsWith('--')) ? [arg, LATEST_JSON] : [arg],
+  );
   const { values } = parseArgs({
-    args: argv,
+    args,
     options: {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
@@ -47,6 +63,7 @@ export function readOptions(argv: string[]): BenchOptions {
       'skip-client': { type: 'boolean', default: false },
       json: { type: 'string' },
       rounds: { type: 'string' },
+      runs: { type: 'string' },
       connections: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -56,11 +73,16 @@ export function readOptions(argv: string[]): BenchOptions {
     process.exit(0);
   }
   const quick = values.quick === true;
-  const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
-  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) {
-    console.error(`--rounds must be a positive whole number\n\n${USAGE}`);
-    process.exit(2);
-  }
+  const count = (flag: 'rounds' | 'runs') => {
+    const value = values[flag] === undefined ? undefined : Number(values[flag]);
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      console.error(`--${flag} must be a positive whole number\n\n${USAGE}`);
+      process.exit(2);
+    }
+    return value;
+  };
+  const rounds = count('rounds');
+  const runs = count('runs');
   const connections = CONNECTIONS.find((count) => String(count) === (values.connections ?? '64'));
   if (connections === undefined) {
     console.error(
@@ -80,8 +102,9 @@ export function readOptions(argv: string[]): BenchOptions {
     skipStores: values['skip-stores'] === true || values.profile === true,
     skipClient: values['skip-client'] === true || values.profile === true,
     json: values.json,
-    rounds: rounds ?? (quick || values.profile ? 1 : 5),
+    runs: runs ?? (quick || values.profile ? 1 : 3),
+    rounds: rounds ?? (quick || values.profile ? 1 : 3),
     warmupSec: quick ? 0.5 : 1,
-    durationSec: quick ? 1 : values.profile ? 10 : 3,
+    durationSec: quick ? 1 : values.profile ? 10 : 2,
   };
 }

@@ -1,4 +1,4 @@
-import type { ScenarioSummary } from './aggregate';
+import type { RunsSummary, ScenarioSummary } from './aggregate';
 import { fixed, markdownTable } from './table';
 
 /** The summary of one scenario at one connection count, if it ran. */
@@ -10,19 +10,33 @@ export function findSummary(
   return summaries.find((summary) => summary.scenario.id === id && summary.connections === connections);
 }
 
-/** The server table: one row per scenario and connection count. */
-export function serverTable(summaries: ScenarioSummary[]): string {
+/** A figure, and its min–max over the full runs when there were several. */
+function spreadCell(
+  summary: ScenarioSummary | RunsSummary,
+  field: keyof RunsSummary['spread'],
+  decimals: number,
+): string {
+  const spread = 'spread' in summary && summary.runs > 1 ? summary.spread[field] : undefined;
+  const value = fixed(summary[field], decimals);
+  return spread && Number.isFinite(summary[field])
+    ? `${value} [${fixed(spread.min, decimals)}–${fixed(spread.max, decimals)}]`
+    : value;
+}
+
+/** The server table: one row per scenario and connection count; [min–max] over the runs when there were several. */
+export function serverTable(summaries: Array<ScenarioSummary | RunsSummary>): string {
   const rows = [...summaries]
     .sort((a, b) => a.connections - b.connections)
     .map((summary) => [
-      summary.scenario.label,
+      `${summary.scenario.label}${summary.scenario.ownProcess ? ' (own process)' : ''}`,
       String(summary.connections),
       fixed(summary.rps, 0),
       fixed(summary.p50Ms, 2),
       fixed(summary.p99Ms, 2),
       fixed(summary.redisCallsPerRequest, 2),
-      fixed(summary.ratioToBaseline, 2),
-      fixed(summary.serverCpuUsPerRequest, 0),
+      spreadCell(summary, 'ratioToBaseline', 2),
+      spreadCell(summary, 'ratioToPlainHop', 2),
+      spreadCell(summary, 'serverCpuUsPerRequest', 0),
       fixed(summary.redisUsPerRequest, 1),
       summary.problems.length > 0 ? 'FAILED' : 'ok',
     ]);
@@ -35,12 +49,13 @@ export function serverTable(summaries: ScenarioSummary[]): string {
       'p99 ms',
       'redis cmds/req',
       'ratio vs baseline',
+      'ratio vs plain-hop',
       'server CPU µs/req',
       'redis µs/req',
       'check',
     ],
     rows,
-    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
   );
 }
 

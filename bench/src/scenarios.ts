@@ -2,6 +2,7 @@
 export interface Scenario {
   id:
     | 'plain'
+    | 'plain-hop'
     | 'memory-fresh'
     | 'redis-fresh'
     | 'redis-fresh-uncoalesced'
@@ -20,6 +21,7 @@ export interface Scenario {
   /** The procedure of the bench router (app.ts) that it calls. */
   path:
     | 'plain'
+    | 'plainHop'
     | 'memory'
     | 'redis'
     | 'redisUncoalesced'
@@ -53,9 +55,17 @@ export interface Scenario {
    * a handler that waits on I/O is compared with the plain mutation waiting on the same I/O.
    */
   baseline?: Scenario['id'];
+  /**
+   * A variant of the headline: it runs in a server process of its own that serves only its procedure
+   * (see serverFleet.ts), so no other scenario's code, garbage or JIT state shares its process.
+   */
+  ownProcess?: boolean;
 }
 
-/** Every server scenario, in the order they run. They share one router and one payload. */
+/**
+ * Every server scenario, in the order they run. They share one router (app.ts) and one payload; the
+ * `ownProcess` ones each run in a process serving only their procedure, the rest in one shared process.
+ */
 export const SCENARIOS: readonly Scenario[] = [
   {
     id: 'plain',
@@ -65,6 +75,19 @@ export const SCENARIOS: readonly Scenario[] = [
     status: 200,
     redisCallsPerRequest: 0,
     handlerRunsPerRequest: 1,
+    ownProcess: true,
+  },
+  // The baseline that takes the same asynchronous hop as the SDK: the plain handler first awaits one
+  // claim-sized EVALSHA to the same Redis (a script that only returns), then answers.
+  {
+    id: 'plain-hop',
+    label: 'plain tRPC mutation, handler awaits one claim-sized Redis round trip',
+    path: 'plainHop',
+    keys: 'none',
+    status: 200,
+    redisCallsPerRequest: 1,
+    handlerRunsPerRequest: 1,
+    ownProcess: true,
   },
   {
     id: 'memory-fresh',
@@ -74,6 +97,7 @@ export const SCENARIOS: readonly Scenario[] = [
     status: 200,
     redisCallsPerRequest: 0,
     handlerRunsPerRequest: 1,
+    ownProcess: true,
   },
   {
     id: 'redis-fresh',
@@ -83,6 +107,7 @@ export const SCENARIOS: readonly Scenario[] = [
     status: 200,
     redisCallsPerRequest: 2,
     handlerRunsPerRequest: 1,
+    ownProcess: true,
   },
   {
     id: 'redis-fresh-uncoalesced',
@@ -112,6 +137,7 @@ export const SCENARIOS: readonly Scenario[] = [
     status: 200,
     redisCallsPerRequest: 1,
     handlerRunsPerRequest: 0,
+    ownProcess: true,
   },
   {
     id: 'cluster-fresh',

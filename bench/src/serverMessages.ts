@@ -6,6 +6,8 @@ export interface ServerConfig {
   clusterNodes?: Array<{ host: string; port: number }>;
   /** The private PostgreSQL of the PostgresStore scenarios, when PostgreSQL is installed. */
   postgresUrl?: string;
+  /** Serve only these procedures of the bench router (app.ts), with only the clients they need; all when absent. */
+  procedures?: string[];
 }
 
 /** Messages from the runner to the server process. */

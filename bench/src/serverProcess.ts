@@ -17,23 +17,53 @@ import { nodeRedisAsIoredis } from './nodeRedisShim';
 import { ORDERS_TABLE } from './postgresSetup';
 import type { ServerConfig, ServerReply, ServerRequest } from './serverMessages';
 
+/**
+ * The plain-hop handler's wait: one EVALSHA with the arguments of a claim (a prefixed record key, a
+ * SHA-256 fingerprint, a token, a lease and a retention) to a script that only returns, so it stores
+ * nothing. The asynchronous hop the SDK takes, without the SDK.
+ */
+function claimSizedHop(client: Redis): () => Promise<unknown> {
+  client.defineCommand('benchHop', { numberOfKeys: 1, lua: 'return 1' });
+  const call = (client as unknown as { benchHop: (...args: Array<string | number>) => Promise<unknown> }).benchHop.bind(
+    client,
+  );
+  const fingerprint = 'f'.repeat(64);
+  let n = 0;
+  return () =>
+    call(
+      `bench:hop:bench-user:plainHop:${(n++).toString(36).padStart(43, '0')}`,
+      fingerprint,
+      `${n}`.padStart(36, '0'),
+      30_000,
+      86_400_000,
+    );
+}
+
 const config = JSON.parse(process.env.BENCH_SERVER_CONFIG ?? '{}') as ServerConfig;
-const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
-// The same Redis again through a second client, for the store with coalesceWrites off: one write() per command.
-const uncoalesced = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
-const nodeRedis = await createClient({ url: config.redisUrl }).connect();
-const cluster = config.clusterNodes
-  ? new Cluster(config.clusterNodes, { redisOptions: { maxRetriesPerRequest: 1 } })
+/** Whether this process serves any of these procedures (a process without `procedures` serves them all). */
+const serves = (...paths: string[]) => !config.procedures || paths.some((path) => config.procedures!.includes(path));
+const redis = serves('redis', 'conflict', 'redisIo', 'plainHop')
+  ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1 })
   : undefined;
+// The same Redis again through a second client, for the store with coalesceWrites off: one write() per command.
+const uncoalesced = serves('redisUncoalesced') ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
+const nodeRedis = serves('redisNodeRedis') ? await createClient({ url: config.redisUrl }).connect() : undefined;
+const cluster =
+  config.clusterNodes && serves('cluster')
+    ? new Cluster(config.clusterNodes, { redisOptions: { maxRetriesPerRequest: 1 } })
+    : undefined;
 // The I/O service of the `*-io` scenarios; this process owns it, so it goes when the server goes.
-const echoService = await startEchoService();
-const echo = await connectEcho(echoService.port);
+const echoService = serves('plainIo', 'memoryIo', 'redisIo') ? await startEchoService() : undefined;
+const echo = echoService ? await connectEcho(echoService.port) : undefined;
 const counters = newCounters();
 const allocations = new AllocationSampler();
 let requests = 0;
 let pgRoundTrips = 0;
 // Enough connections that no request waits for one: a transactional handler holds one while it runs.
-const pool = config.postgresUrl ? new pg.Pool({ connectionString: config.postgresUrl, max: 100 }) : undefined;
+const pool =
+  config.postgresUrl && serves('pgPlainWrite', 'pg', 'pgTx')
+    ? new pg.Pool({ connectionString: config.postgresUrl, max: 100 })
+    : undefined;
 // Counts every query the pool's clients send; node-postgres sends one at a time, so each is a round trip.
 pool?.on('connect', (client) => {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
@@ -45,15 +75,17 @@ pool?.on('connect', (client) => {
 
 const router = buildBenchRouter(
   {
-    memory: new MemoryStore(),
-    redis: new RedisStore({ redis, prefix: 'bench:' }),
-    redisUncoalesced: new RedisStore({ redis: uncoalesced, prefix: 'bench:', coalesceWrites: false }),
-    redisNodeRedis: new RedisStore({ redis: nodeRedisAsIoredis(nodeRedis), prefix: 'bench:' }),
+    memory: serves('memory', 'memoryIo') ? new MemoryStore() : undefined,
+    redis: redis && new RedisStore({ redis, prefix: 'bench:' }),
+    redisUncoalesced: uncoalesced && new RedisStore({ redis: uncoalesced, prefix: 'bench:', coalesceWrites: false }),
+    redisNodeRedis: nodeRedis && new RedisStore({ redis: nodeRedisAsIoredis(nodeRedis), prefix: 'bench:' }),
     cluster: cluster ? new RedisStore({ redis: cluster, prefix: 'bench:' }) : undefined,
     postgres: pool && { store: new PostgresStore({ pool }), pool, ordersTable: ORDERS_TABLE },
+    io: echo?.roundTrip,
+    hop: redis && claimSizedHop(redis),
   },
   counters,
-  echo.roundTrip,
+  config.procedures,
 );
 const server = createHTTPServer({ router, createContext });
 server.on('request', () => {
@@ -107,13 +139,13 @@ process.on('message', (message: ServerRequest) => {
     case 'exit':
       server.closeAllConnections?.();
       server.close();
-      redis.disconnect();
-      uncoalesced.disconnect();
-      void nodeRedis.disconnect();
+      redis?.disconnect();
+      uncoalesced?.disconnect();
+      void nodeRedis?.disconnect();
       cluster?.disconnect();
       void pool?.end();
-      echo.close();
-      echoService.stop();
+      echo?.close();
+      echoService?.stop();
       // A clean exit, so that --cpu-prof writes its profile.
       setImmediate(() => process.exit(0));
       break;
@@ -121,15 +153,15 @@ process.on('message', (message: ServerRequest) => {
 });
 process.on('disconnect', () => process.exit(0));
 
-async function ready(client: Redis | Cluster): Promise<void> {
-  if (client.status === 'ready') return;
+async function ready(client: Redis | Cluster | undefined): Promise<void> {
+  if (!client || client.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     client.once('ready', resolve);
     client.once('error', reject);
   });
 }
 
-await Promise.all([ready(redis), ready(uncoalesced), cluster ? ready(cluster) : Promise.resolve()]);
+await Promise.all([ready(redis), ready(uncoalesced), ready(cluster)]);
 server.listen(0, '127.0.0.1', () => {
   send({ type: 'ready', port: (server.address() as AddressInfo).port });
 });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { summarise } from '../../bench/src/aggregate';
+import { combineRuns, summarise } from '../../bench/src/aggregate';
 import { type CommandCounts, commandDelta } from '../../bench/src/commandStats';
 import { MEMORY_VS_REDIS_CPU_BAND, memoryNotSlowerThanRedis } from '../../bench/src/gates';
+import { readHeadline } from '../../bench/src/headline';
+import { LATEST_JSON, readOptions } from '../../bench/src/options';
 import { SCENARIOS } from '../../bench/src/scenarios';
 import type { ScenarioResult } from '../../bench/src/serverBench';
 import { percentile } from '../../bench/src/stats';
@@ -99,6 +101,38 @@ describe('summarise', () => {
     expect(summaries.find((s) => s.scenario.id === 'plain-io')!.ratioToBaseline).toBeCloseTo(0.4);
   });
 
+  it('takes the ratio to plain-hop and the added CPU as a share of plain, each against the same round', () => {
+    const hop = SCENARIOS.find((scenario) => scenario.id === 'plain-hop')!;
+    const rounds = [
+      [result(plain, 1000, 10, 200), result(hop, 800, 11, 220), result(fresh, 880, 11, 250)],
+      [result(plain, 500, 20, 400), result(hop, 400, 22, 440), result(fresh, 440, 22, 500)],
+    ];
+    const summary = summarise(rounds).find((s) => s.scenario.id === 'redis-fresh')!;
+    expect(summary.ratioToPlainHop).toBeCloseTo(1.1);
+    expect(summary.ratioToBaseline).toBeCloseTo(0.88);
+    expect(summary.addedServerCpuPct).toBeCloseTo(25);
+  });
+
+  it('folds full runs into the median of their medians with the min–max, and pools the counts', () => {
+    const hop = SCENARIOS.find((scenario) => scenario.id === 'plain-hop')!;
+    const run = (freshRps: number, freshCpu: number) =>
+      summarise([[result(plain, 1000, 10, 200), result(hop, 800, 11, 220), result(fresh, freshRps, 11, freshCpu)]]);
+    const combined = combineRuns([run(900, 230), run(1100, 260), run(950, 240)]);
+    const fresh64 = combined.find((s) => s.scenario.id === 'redis-fresh')!;
+    expect(fresh64.runs).toBe(3);
+    expect(fresh64.ratioToBaseline).toBeCloseTo(0.95);
+    expect(fresh64.spread.ratioToBaseline.min).toBeCloseTo(0.9);
+    expect(fresh64.spread.ratioToBaseline.max).toBeCloseTo(1.1);
+    expect(fresh64.addedServerCpuUs).toBe(40);
+    expect(fresh64.spread.addedServerCpuUs.runs).toEqual([30, 60, 40]);
+    expect(fresh64.served).toBe(900 + 1100 + 950);
+    expect(fresh64.redisCallsPerRequest).toBe(2);
+    const headline = readHeadline(combined, 1)!;
+    expect(headline.variants.map((variant) => variant.id)).toEqual(['plain', 'plain-hop', 'redis-fresh']);
+    expect(headline.variants[2]!.addedCpuPct).toMatchObject({ median: 20, min: 15, max: 30 });
+    expect(headline.variants[2]!.ratioToPlainHop.median).toBeCloseTo(950 / 800);
+  });
+
   it('fails the run only when MemoryStore costs more CPU per request than RedisStore beyond the noise band', () => {
     const memory = SCENARIOS.find((scenario) => scenario.id === 'memory-fresh')!;
     const round = (memoryCpu: number) => [
@@ -121,5 +155,20 @@ describe('summarise', () => {
         { memoryCpuUs: 390, redisCpuUs: 300 },
       ])?.problem,
     ).toMatch(/slower/);
+  });
+});
+
+describe('readOptions', () => {
+  it('writes bench/results/latest.json for --json without a file, and keeps --json <file>', () => {
+    expect(readOptions(['--json']).json).toBe(LATEST_JSON);
+    expect(readOptions(['--json', '--quick']).json).toBe(LATEST_JSON);
+    expect(readOptions(['--json', '/tmp/x.json']).json).toBe('/tmp/x.json');
+    expect(LATEST_JSON).toMatch(/bench\/results\/latest\.json$/);
+  });
+
+  it('repeats a full run three times by default, once for --quick', () => {
+    expect(readOptions([]).runs).toBe(3);
+    expect(readOptions(['--quick']).runs).toBe(1);
+    expect(readOptions(['--runs', '5']).runs).toBe(5);
   });
 });
