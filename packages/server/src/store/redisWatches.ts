@@ -9,7 +9,19 @@ interface SubscriberClient {
   ssubscribe?(...channels: string[]): Promise<unknown>;
   sunsubscribe?(...channels: string[]): Promise<unknown>;
   on(event: string, listener: (...args: any[]) => void): unknown;
+  off?(event: string, listener: (...args: any[]) => void): unknown;
   disconnect(): void;
+}
+
+/** Resolves at the first of `events` on `client`. */
+function settled(client: SubscriberClient, events: string[]): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      for (const event of events) client.off?.(event, done);
+      resolve();
+    };
+    for (const event of events) client.on(event, done);
+  });
 }
 
 /** The part of the store's own client that makes the subscriber: ioredis' `duplicate`. */
@@ -70,6 +82,11 @@ export class RedisWatches {
   async #subscribe(channel: string): Promise<void> {
     if (this.#closed) throw new Error('RedisStore is closed.');
     const subscriber = this.#connection();
+    // While ioredis sets a new connection up (status 'connect'), it writes a SUBSCRIBE at once instead of queueing
+    // it: the connection is then in subscriber mode, ioredis refuses its own ready check (INFO) there, drops the
+    // connection and fails every command queued on it. Sent once the connection is ready (or lost: then it is
+    // queued, and resent on reconnect), it comes after the check. (A Cluster's sharded subscribers are not this.)
+    if (!this.#sharded && subscriber.status === 'connect') await settled(subscriber, ['ready', 'close', 'end']);
     await (this.#sharded ? subscriber.ssubscribe!(channel) : subscriber.subscribe!(channel));
   }
 
