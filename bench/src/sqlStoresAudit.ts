@@ -27,6 +27,11 @@ export interface AuditResult {
   compiled: number;
   /** Connections opened per request (MariaDB: mysql2 handshakes; SQLite: connections opened and closed). */
   connections: number;
+  /**
+   * MariaDB: InnoDB fsync calls per request (`Innodb_data_fsyncs`), not checked: InnoDB's background thread
+   * syncs too, about once a second. SQLite: commits that wrote rows, each a sync of the WAL (checked).
+   */
+  fsyncs: number;
   handlerRunsPerRequest: number;
   /** How the counts differ from what the store is designed to send; empty when they match. */
   problems: string[];
@@ -79,11 +84,11 @@ export async function auditDatabase(
   mariadb: BenchMariaDb | undefined,
   requests = 10,
 ): Promise<AuditResult[]> {
-  let readerOwn: MariaDbStatus = { questions: 0, com: {} };
+  let readerOwn: MariaDbStatus = { questions: 0, com: {}, fsyncs: 0 };
   if (mariadb) {
     const first = await mariadb.status();
     const second = await mariadb.status();
-    readerOwn = { questions: second.questions - first.questions, com: delta(second.com, first.com) };
+    readerOwn = { questions: second.questions - first.questions, com: delta(second.com, first.com), fsyncs: 0 };
   }
   const results: AuditResult[] = [];
   for (const variant of VARIANTS) {
@@ -129,6 +134,7 @@ function mariaDbResult(
     roundTrips: roundTrips / requests,
     compiled: Number.NaN,
     connections: (commands.ClientHandshake ?? 0) / requests,
+    fsyncs: (statusAfter.fsyncs - statusBefore.fsyncs) / requests,
     handlerRunsPerRequest: (after.runs - before.runs) / requests,
     problems: [],
   };
@@ -161,6 +167,7 @@ function sqliteResult(variant: Variant, requests: number, before: SqlServerStats
     roundTrips: total(delta(after.mysqlCommands, before.mysqlCommands)) / requests,
     compiled: (after.sqliteCompiled - before.sqliteCompiled) / requests,
     connections: (after.sqliteClosed - before.sqliteClosed) / requests,
+    fsyncs: (after.sqliteWriteCommits - before.sqliteWriteCommits) / requests,
     handlerRunsPerRequest: (after.runs - before.runs) / requests,
     problems: [],
   };
@@ -174,6 +181,9 @@ function sqliteResult(variant: Variant, requests: number, before: SqlServerStats
   }
   if (result.connections !== expected.connections) {
     result.problems.push(`connections opened: expected ${expected.connections}, measured ${result.connections}`);
+  }
+  if (result.fsyncs !== expected.writeCommits) {
+    result.problems.push(`commits that write: expected ${expected.writeCommits}, measured ${result.fsyncs}`);
   }
   if (result.roundTrips !== 0) result.problems.push(`round trips: expected 0, measured ${result.roundTrips}`);
   checkRuns(result);

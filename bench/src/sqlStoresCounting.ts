@@ -16,6 +16,11 @@ export interface DriverCounts {
   sqliteCompiled: number;
   /** better-sqlite3 connections closed. */
   sqliteClosed: number;
+  /**
+   * better-sqlite3 commits that wrote something: an autocommit `run` that changed rows, or a COMMIT after
+   * one. With `synchronous = FULL` each one syncs the WAL to the disk.
+   */
+  sqliteWriteCommits: number;
 }
 
 /** mysql2 commands that are no request of a round trip of their own: opening and closing a connection. */
@@ -23,12 +28,19 @@ export const CONNECTION_COMMANDS = new Set(['ClientHandshake', 'Quit']);
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 
-function wrap(target: Record<string, unknown>, name: string, before: (self: unknown, args: unknown[]) => void): void {
+function wrap(
+  target: Record<string, unknown>,
+  name: string,
+  before: (self: unknown, args: unknown[]) => void,
+  after?: (self: unknown, result: unknown, args: unknown[]) => void,
+): void {
   const original = target[name] as Method | undefined;
   if (typeof original !== 'function') return;
   target[name] = function (this: unknown, ...args: unknown[]) {
     before(this, args);
-    return original.apply(this, args);
+    const result = original.apply(this, args);
+    after?.(this, result, args);
+    return result;
   };
 }
 
@@ -44,7 +56,13 @@ function bump(counts: Record<string, number>, name: string): void {
  * and the handlers exec single statements only).
  */
 export function installDriverCounters(): DriverCounts {
-  const counts: DriverCounts = { mysqlCommands: {}, sqliteStatements: {}, sqliteCompiled: 0, sqliteClosed: 0 };
+  const counts: DriverCounts = {
+    mysqlCommands: {},
+    sqliteStatements: {},
+    sqliteCompiled: 0,
+    sqliteClosed: 0,
+    sqliteWriteCommits: 0,
+  };
 
   const connectionClass = (mysql as unknown as { Connection: { prototype: Record<string, unknown> } }).Connection;
   wrap(connectionClass.prototype, 'addCommand', (_self, [command]) => {
@@ -55,13 +73,37 @@ export function installDriverCounters(): DriverCounts {
   const probe = new Database(':memory:');
   const statementPrototype = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<string, unknown>;
   probe.close();
+  // Connections with changed rows not committed yet, to count the commits that write.
+  const dirty = new WeakSet<Database.Database>();
+  const afterStatement = (db: Database.Database, kind: string, changes: number) => {
+    if (kind === 'COMMIT' || kind === 'ROLLBACK') {
+      if (kind === 'COMMIT' && dirty.has(db)) counts.sqliteWriteCommits++;
+      dirty.delete(db);
+    } else if (changes > 0) {
+      if (db.inTransaction) dirty.add(db);
+      else counts.sqliteWriteCommits++;
+    }
+  };
   for (const method of ['run', 'get', 'all', 'iterate']) {
-    wrap(statementPrototype, method, (self) => {
-      bump(counts.sqliteStatements, statementKind((self as { source: string }).source));
-    });
+    wrap(
+      statementPrototype,
+      method,
+      (self) => bump(counts.sqliteStatements, statementKind((self as Database.Statement).source)),
+      (self, result) => {
+        const statement = self as Database.Statement;
+        const changes = method === 'run' ? (result as Database.RunResult).changes : 0;
+        afterStatement(statement.database, statementKind(statement.source), changes);
+      },
+    );
   }
   const databasePrototype = Database.prototype as unknown as Record<string, unknown>;
-  wrap(databasePrototype, 'exec', (_self, [sql]) => bump(counts.sqliteStatements, statementKind(String(sql))));
+  wrap(
+    databasePrototype,
+    'exec',
+    (_self, [sql]) => bump(counts.sqliteStatements, statementKind(String(sql))),
+    // The store execs BEGIN IMMEDIATE, COMMIT and ROLLBACK only.
+    (self, _result, [sql]) => afterStatement(self as Database.Database, statementKind(String(sql)), 0),
+  );
   wrap(databasePrototype, 'prepare', () => {
     counts.sqliteCompiled++;
   });

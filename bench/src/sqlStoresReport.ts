@@ -31,6 +31,7 @@ export function auditTable(results: AuditResult[]): string {
         fixed(r.sent, 2),
         fixed(total(r.statements), 2),
         fixed(r.roundTrips, 2),
+        fixed(r.fsyncs, 1),
         breakdown(r.statements, r.database),
         `${expected.sent} / ${total(expected.run)} / ${expected.roundTrips}`,
         check,
@@ -42,8 +43,9 @@ export function auditTable(results: AuditResult[]): string {
       fixed(total(r.statements), 2),
       fixed(r.compiled, 2),
       fixed(r.connections, 2),
+      fixed(r.fsyncs, 2),
       breakdown(r.statements, r.database),
-      `${total(expected.run)} / ${expected.compiled} / ${expected.connections}`,
+      `${total(expected.run)} / ${expected.compiled} / ${expected.connections} / ${expected.writeCommits}`,
       check,
     ];
   });
@@ -54,6 +56,7 @@ export function auditTable(results: AuditResult[]): string {
           'stmts sent/req',
           'stmts run/req',
           'round trips/req',
+          'InnoDB fsyncs/req',
           'statements run (procedures included)',
           'expected sent / run / round trips',
           'check',
@@ -63,11 +66,13 @@ export function auditTable(results: AuditResult[]): string {
           'stmts/req',
           'compiled/req',
           'connections/req',
+          'write commits/req',
           'statements executed (in-process, 0 round trips)',
-          'expected stmts / compiled / connections',
+          'expected stmts / compiled / connections / write commits',
           'check',
         ];
-  return markdownTable(header, rows, ['l', 'r', 'r', 'r', 'l', 'l', 'l']);
+  const align: Array<'l' | 'r'> = header.map((_, i) => (i > 0 && i < header.length - 3 ? 'r' : 'l'));
+  return markdownTable(header, rows, align);
 }
 
 /** One line of the load table: the medians over the rounds of one variant at one connection count. */

@@ -97,6 +97,7 @@ process.on('message', (message: SqlServerRequest) => {
       sqliteStatements: { ...counts.sqliteStatements },
       sqliteCompiled: counts.sqliteCompiled,
       sqliteClosed: counts.sqliteClosed,
+      sqliteWriteCommits: counts.sqliteWriteCommits,
     });
   } else if (message.type === 'exit') {
     server.closeAllConnections?.();

@@ -12,6 +12,8 @@ import { ORDERS_TABLE } from './sqlStoresVariants';
 export interface MariaDbStatus {
   questions: number;
   com: Record<string, number>;
+  /** `Innodb_data_fsyncs`: InnoDB's fsync calls (the redo log's included: one per durable commit, or per group of them). */
+  fsyncs: number;
 }
 
 /** The private MariaDB of one bench:sql run. */
@@ -46,13 +48,14 @@ export async function setUpMariaDb(): Promise<BenchMariaDb | undefined> {
     version: String(versionRows[0]!.version),
     async status() {
       const [rows] = await admin.query<mysql.RowDataPacket[]>(
-        "SHOW GLOBAL STATUS WHERE Variable_name = 'Questions' OR Variable_name LIKE 'Com\\_%'",
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Innodb_data_fsyncs') OR Variable_name LIKE 'Com\\_%'",
       );
-      const status: MariaDbStatus = { questions: 0, com: {} };
+      const status: MariaDbStatus = { questions: 0, com: {}, fsyncs: 0 };
       for (const row of rows) {
         const name = String(row.Variable_name);
         const value = Number(row.Value);
         if (name === 'Questions') status.questions = value;
+        else if (name === 'Innodb_data_fsyncs') status.fsyncs = value;
         else if (value !== 0) status.com[name.slice('Com_'.length).toLowerCase()] = value;
       }
       return status;

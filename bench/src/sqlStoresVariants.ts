@@ -92,6 +92,8 @@ export interface SqliteExpected {
   compiled: number;
   /** Connections opened and closed per request. */
   connections: number;
+  /** Commits that wrote rows, each a sync of the WAL (synchronous = FULL); a replay writes nothing. */
+  writeCommits: number;
 }
 
 /**
@@ -108,7 +110,7 @@ export interface SqliteExpected {
  * The handler's INSERT outside a transaction runs on the app's own connection, prepared once.
  */
 export const SQLITE_EXPECTED: Record<VariantId, SqliteExpected> = {
-  'plain-write': { run: { 'INSERT bench_orders': 1 }, compiled: 0, connections: 0 },
+  'plain-write': { run: { 'INSERT bench_orders': 1 }, compiled: 0, connections: 0, writeCommits: 1 },
   fresh: {
     run: {
       'BEGIN IMMEDIATE': 2,
@@ -121,8 +123,15 @@ export const SQLITE_EXPECTED: Record<VariantId, SqliteExpected> = {
     },
     compiled: 0,
     connections: 0,
+    // the claim's, the handler's autocommit INSERT, the completion's
+    writeCommits: 3,
   },
-  replay: { run: { 'BEGIN IMMEDIATE': 1, 'SELECT trpc_idempotency': 1, COMMIT: 1 }, compiled: 0, connections: 0 },
+  replay: {
+    run: { 'BEGIN IMMEDIATE': 1, 'SELECT trpc_idempotency': 1, COMMIT: 1 },
+    compiled: 0,
+    connections: 0,
+    writeCommits: 0,
+  },
   'tx-fresh': {
     run: {
       'BEGIN IMMEDIATE': 2,
@@ -137,6 +146,8 @@ export const SQLITE_EXPECTED: Record<VariantId, SqliteExpected> = {
     // PRAGMA synchronous, the handler's INSERT, the completion's UPDATE
     compiled: 3,
     connections: 1,
+    // the claim's, the handler's transaction with the completion
+    writeCommits: 2,
   },
 };
 
