@@ -18,7 +18,7 @@ import { type SqlDatabase, VARIANTS, type VariantId } from './sqlStoresVariants'
 const USAGE = `npm run bench:sql -- [--quick] [--rounds n] [--only mariadb|sqlite]
   --quick        smoke run (~30 s on a quiet machine): one short round at 64 connections; exits non-zero
                  when a count or a request is wrong, as a full run does
-  --rounds n     interleaved rounds (default 5)
+  --rounds n     interleaved rounds (default 4)
   --only db      one database: mariadb or sqlite`;
 
 interface SqlBenchOptions {
@@ -43,7 +43,7 @@ function readOptions(argv: string[]): SqlBenchOptions {
     process.exit(0);
   }
   const quick = values.quick === true;
-  const rounds = values.rounds === undefined ? (quick ? 1 : 5) : Number(values.rounds);
+  const rounds = values.rounds === undefined ? (quick ? 1 : 4) : Number(values.rounds);
   if (!(Number.isInteger(rounds) && rounds > 0)) throw new Error(`--rounds must be a positive integer\n${USAGE}`);
   const databases: SqlDatabase[] = values.only === undefined ? ['mariadb', 'sqlite'] : [values.only as SqlDatabase];
   if (!databases.every((db) => db === 'mariadb' || db === 'sqlite')) throw new Error(`unknown --only\n${USAGE}`);
