@@ -30,6 +30,8 @@ export interface MutationCall {
   key: string;
   user: string;
   timeoutMs: number;
+  /** More request headers, such as `prefer: wait=10`. */
+  headers?: Record<string, string>;
 }
 
 /** Sends one attempt of a keyed mutation and sorts its answer. */
@@ -39,7 +41,12 @@ export async function attempt(call: MutationCall): Promise<Answer> {
   try {
     response = await fetch(`${call.url}/${call.path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': call.key, 'x-user': call.user },
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': call.key,
+        'x-user': call.user,
+        ...call.headers,
+      },
       body: JSON.stringify(superjson.serialize(call.input)),
       signal: AbortSignal.timeout(Math.max(1, Math.round(call.timeoutMs))),
     });

@@ -14,7 +14,8 @@ export interface ServerProcess {
   stderr(): string;
   /** Everything it wrote to stdout: `LISTENING <port>`, and `DRAINED <report>` after a drain. */
   stdout(): string;
-  stats(): Promise<ServerStats>;
+  /** GET /__stats: after a forced GC (with `exposeGc`), unless `gc: false`, which a frequent poll wants. */
+  stats(options?: { gc?: boolean }): Promise<ServerStats>;
   /** Sends a signal: SIGKILL for a crash, SIGSTOP/SIGCONT for a pause. */
   signal(signal: NodeJS.Signals): void;
   /** Waits until the process has exited. */
@@ -60,8 +61,8 @@ export async function spawnServer(config: ServerConfig, options: { exposeGc?: bo
     process: child,
     stderr: () => stderr,
     stdout: () => stdout,
-    async stats() {
-      const response = await fetch(`${url}/__stats`);
+    async stats(options = {}) {
+      const response = await fetch(`${url}/__stats${options.gc === false ? '?gc=0' : ''}`);
       return (await response.json()) as ServerStats;
     },
     signal(signal) {

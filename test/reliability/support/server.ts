@@ -3,8 +3,10 @@
  * idempotency middleware on a RedisStore (single node or Cluster), a MemoryStore, or a PostgresStore,
  * MySqlStore or SqliteStore whose handler writes its ledger row in the transaction that completes the record. It is started with
  * `node --import tsx` by processes.ts, reads its settings from RELIABILITY_SERVER (JSON), and prints
- * `LISTENING <port>` once it serves. GET /__stats answers with its memory after a forced GC, its
- * active handles and the unhandled rejections it saw.
+ * `LISTENING <port>` once it serves. GET /__stats answers with its memory after a forced GC (none for
+ * `/__stats?gc=0`), its
+ * active handles, the unhandled rejections it saw, its requests in flight and how long its duplicates waited;
+ * POST /__open-gate lets its handlers go on, with `handlerGate`.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -32,7 +34,9 @@ const config = JSON.parse(process.env.RELIABILITY_SERVER ?? '{}') as ServerConfi
 let unhandledRejections = 0;
 let internalErrors = 0;
 let ledgerInserts = 0;
+let inFlight = 0;
 const events: Record<string, number> = {};
+const waitedMs: number[] = [];
 process.on('unhandledRejection', (reason) => {
   unhandledRejections++;
   console.error('unhandledRejection', reason);
@@ -59,7 +63,10 @@ function openStore(): { store: IdempotencyStore; memory?: MemoryStore; sql?: Sql
             // A primary demoted while still reachable answers writes with READONLY: find the new one.
             reconnectOnError: (error) => error.message.startsWith('READONLY'),
           })
-        : new Redis(config.redisUrl ?? '', { maxRetriesPerRequest: 1 });
+        : new Redis(config.redisUrl ?? '', {
+            maxRetriesPerRequest: 1,
+            ...(config.connectionName ? { connectionName: config.connectionName } : {}),
+          });
   redis.on('error', () => {});
   return {
     store: new RedisStore({
@@ -85,6 +92,7 @@ const settings = {
   scope: (ctx: Context) => ctx.user,
   leaseMs: config.leaseMs,
   retentionMs: config.retentionMs,
+  ...(config.inProgress ? { inProgress: config.inProgress } : {}),
   onEvent: (event: IdempotencyEvent) => {
     const refused = event.type === 'leaseLost' && String(event.error).startsWith('commit refused');
     const name = refused
@@ -93,6 +101,7 @@ const settings = {
         ? 'storeErrorAfterRun'
         : event.type;
     events[name] = (events[name] ?? 0) + 1;
+    if (event.waitedMs !== undefined) waitedMs.push(event.waitedMs);
     if (name === 'storeErrorAfterRun' || name === 'leaseLost') {
       console.error(`event ${name} fence=${event.fence} key=${event.key} ${String(event.error)}`);
     }
@@ -105,6 +114,19 @@ const handlerSleepMs = () => {
   const [min, max] = config.handlerSleepMs ?? [0, 0];
   return min + Math.random() * (max - min);
 };
+/** With `handlerGate`: what handlers hold on after their sleep, until POST /__open-gate. */
+let openGate: () => void = () => {};
+const gate = config.handlerGate
+  ? new Promise<void>((resolve) => {
+      openGate = resolve;
+    })
+  : Promise.resolve();
+/** The handler's hold: its sleep, then the gate. */
+async function hold(): Promise<void> {
+  const ms = handlerSleepMs();
+  if (ms > 0) await sleep(ms);
+  await gate;
+}
 const paymentInput = z.object({ intent: z.string(), amount: z.number().int(), note: z.unknown().optional() });
 
 const payment = idempotent.input(paymentInput).mutation(async ({ ctx, input, path }) => {
@@ -112,8 +134,7 @@ const payment = idempotent.input(paymentInput).mutation(async ({ ctx, input, pat
   // The handler deliberately ignores ctx.idempotency.signal: the ledger's fence check is what must
   // stop a stale holder here, so that the scenario shows the fence doing its job.
   await ledger?.begin(input.intent, fence);
-  const ms = handlerSleepMs();
-  if (ms > 0) await sleep(ms);
+  await hold();
   const orderId = randomUUID();
   const accepted = ledger ? await ledger.write({ intent: input.intent, fence, orderId, pid: process.pid }) : true;
   return {
@@ -151,8 +172,7 @@ function sqlPayment(sqlStore: SqlStore, transaction: boolean) {
       ledgerInserts++;
     };
     if (config.writeBeforeSleep) await write();
-    const ms = handlerSleepMs();
-    if (ms > 0) await sleep(ms);
+    await hold();
     if (!config.writeBeforeSleep) await write();
     return {
       orderId,
@@ -182,8 +202,8 @@ const trpc = createHTTPHandler({
 });
 
 const server = createServer((req, res) => {
-  if (req.url === '/__stats') {
-    (globalThis as { gc?: () => void }).gc?.();
+  if (req.url === '/__stats' || req.url === '/__stats?gc=0') {
+    if (req.url === '/__stats') (globalThis as { gc?: () => void }).gc?.();
     const stats: ServerStats = {
       pid: process.pid,
       memory: process.memoryUsage(),
@@ -193,11 +213,23 @@ const server = createServer((req, res) => {
       memoryStoreSize: memory?.size ?? null,
       events,
       ledgerInserts,
+      inFlight,
+      waitedMs,
+      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     };
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(stats));
     return;
   }
+  if (req.url === '/__open-gate' && req.method === 'POST') {
+    openGate();
+    res.end('open');
+    return;
+  }
+  inFlight++;
+  res.once('close', () => {
+    inFlight--;
+  });
   trpc(req, res);
 });
 server.keepAliveTimeout = 30_000;

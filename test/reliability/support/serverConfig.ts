@@ -31,11 +31,24 @@ export interface ServerConfig {
   waitForReplicas?: { replicas: number; timeoutMs: number };
   leaseMs?: number;
   retentionMs?: number;
+  /** createIdempotency `inProgress` (docs/protocol.md §3); without it, the defaults. */
+  inProgress?: { waitMs?: number; maxWaitMs?: number; rereadMs?: number };
   /** The side-effect ledger's redis-server; without it the handler writes nothing. */
   ledgerUrl?: string;
   ledgerNamespace?: string;
   /** The handler sleeps a random time in this range before its ledger write, in ms. */
   handlerSleepMs?: [number, number];
+  /**
+   * The handler also holds, after its sleep, until the gate is opened: `POST /__open-gate` on this process opens
+   * it for every handler running or still to come. Without it, nothing holds.
+   */
+  handlerGate?: boolean;
+  /**
+   * The name the store's connections give their server: ioredis `connectionName` (in `CLIENT LIST`, and copied to
+   * the subscriber `duplicate()` makes) for `store: 'redis'`, pg `application_name` (in `pg_stat_activity`, and
+   * used by the `LISTEN` connection too) for `store: 'postgres'`. Without it, none.
+   */
+  connectionName?: string;
   /**
    * On SIGTERM: `drainIdempotency({ timeoutMs })`, print `DRAINED <report JSON>`, close the HTTP server and exit.
    * Without it, SIGTERM ends the process at once, as Node does by default.
@@ -55,4 +68,10 @@ export interface ServerStats {
   events: Record<string, number>;
   /** With `sqlLedger`: ledger rows its handlers inserted, committed or not. */
   ledgerInserts: number;
+  /** Requests to the tRPC app received and not yet answered (GET /__stats itself not counted). */
+  inFlight: number;
+  /** The `waitedMs` of every event that had one: how long each duplicate waited for another holder. */
+  waitedMs: number[];
+  /** CPU time the process used so far (user + system), in ms. */
+  cpuMs: number;
 }

@@ -39,7 +39,11 @@ export function openSqlStore(config: ServerConfig): SqlStore | undefined {
   const values = (row: LedgerRow) => [row.intent, row.fence, row.orderId, row.pid];
   const columns = `${ledger.table} (intent, fence, order_id, pid)`;
   if (config.store === 'postgres') {
-    const pool = new pg.Pool({ connectionString: config.postgresUrl, max: config.poolSize ?? 20 });
+    const pool = new pg.Pool({
+      connectionString: config.postgresUrl,
+      max: config.poolSize ?? 20,
+      ...(config.connectionName ? { application_name: config.connectionName } : {}),
+    });
     const store = new PostgresStore({ pool, table: config.table, timeoutMs: config.storeTimeoutMs });
     const sql = `INSERT INTO ${columns} VALUES ($1, $2, $3, $4)`;
     return {
