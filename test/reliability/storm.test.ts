@@ -13,7 +13,7 @@ import {
   startPostgresDatabase,
 } from './support/sqlDatabases.js';
 
-const INTENTS = size(200, 2000);
+const INTENTS = size(80, 2000);
 const CALLERS = 10;
 const PROCESSES = 4;
 const INTENTS_AT_ONCE = size(15, 30);
@@ -89,14 +89,14 @@ describe.each([
     figures: 'postgres-storm',
     rig: () => sqlRig(startPostgresDatabase),
     skip: !pgInstalled,
-    intents: size(100, 2000),
+    intents: size(40, 2000),
   },
   {
     store: 'MariaDB (transaction: true)',
     figures: 'mysql-storm',
     rig: () => sqlRig(startMySqlDatabase),
     skip: !mysqlInstalled,
-    intents: size(50, 2000),
+    intents: size(30, 2000),
   },
   {
     // Several processes on one file are safe but unfair (packages/sqlite/README.md); the handler writes its row
@@ -105,7 +105,7 @@ describe.each([
     figures: 'sqlite-storm',
     rig: () => sqlRig(async () => openSqliteDatabase()),
     skip: false,
-    intents: size(50, 2000),
+    intents: size(30, 2000),
   },
 ])(
   'storm: every intent sent 10 times at once, over 4 server processes on $store',
