@@ -63,8 +63,8 @@ interface WaitStormRig {
   servers: ServerProcess[];
   /** Connection name of each server process, in the order of `servers`. */
   names: string[];
-  /** Handler starts per intent, counted where every process writes. */
-  runs(): Promise<Map<string, number>>;
+  /** Handler starts per intent, counted where every process writes, and the side effects that landed per intent. */
+  ledger(): Promise<{ runs: Map<string, number>; entries: Map<string, number> }>;
   connections(): Promise<Map<string, ProcessConnections>>;
   counters(): Promise<StoreCounters | undefined>;
   stop(): Promise<void>;
@@ -100,7 +100,7 @@ async function redisRig(): Promise<WaitStormRig> {
   return {
     servers,
     names,
-    runs: async () => (await ledger.snapshot()).runs,
+    ledger: () => ledger.snapshot(),
     async connections() {
       const list = (await admin.client('LIST')) as string;
       const byName = new Map<string, ProcessConnections>();
@@ -148,7 +148,7 @@ async function postgresRig(): Promise<WaitStormRig> {
   return {
     servers,
     names,
-    runs: async () => (await ledger.snapshot()).runs,
+    ledger: () => ledger.snapshot(),
     async connections() {
       const { rows } = await admin.query<{ name: string; all: string; subscribers: string }>(
         `SELECT application_name AS name, count(*) AS all,
@@ -240,7 +240,7 @@ describe.each([
           }),
         ),
       );
-      await waitUntil('every first call to run its handler', async () => (await setup.runs()).size === INTENTS);
+      await waitUntil('every first call to run its handler', async () => (await setup.ledger()).runs.size === INTENTS);
       const statsBefore = await Promise.all(servers.map((server) => server.stats()));
       const countersBefore = await setup.counters();
 
@@ -305,7 +305,7 @@ describe.each([
       const duplicateAnswers = await duplicates;
       const countersAfter = await setup.counters();
       const statsAfter = await Promise.all(servers.map((server) => server.stats()));
-      const runs = await setup.runs();
+      const { runs, entries } = await setup.ledger();
 
       const tally: Record<string, number> = {};
       const label = (answer: Answer) =>
@@ -349,6 +349,8 @@ describe.each([
         firstCallsNotOk: firstsNotOk.length,
         handlerRuns: runsPerIntent.reduce((a, b) => a + b, 0),
         intentsRunMoreThanOnce: runsPerIntent.filter((count) => count > 1).length,
+        ledgerEntries: [...entries.values()].reduce((a, b) => a + b, 0),
+        intentsWithTwoEffects: [...entries.values()].filter((count) => count > 1).length,
         duplicatesThatWaited: serverWaits.length,
         sendingTookMs: Math.round(allWaitingAt - sentAt),
         heldWhileAllWaitedMs: Math.round(heldMs),
@@ -409,6 +411,7 @@ describe.each([
       // Every duplicate arrived while its intent's first call held the lease, and waited for its outcome.
       expect(serverWaits).toHaveLength(DUPLICATES);
       expect(runs.size).toBe(INTENTS);
+      expect([...entries.values()]).toEqual(Array(INTENTS).fill(1));
       expect(runsPerIntent.every((count) => count === 1)).toBe(true);
       // One subscriber (or LISTEN) connection per process, however many duplicates it held.
       expect(perProcess.map((seen) => seen?.subscribers)).toEqual(Array(PROCESSES).fill(1));
