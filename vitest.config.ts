@@ -25,11 +25,34 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['test/**/*.test.ts', 'packages/*/src/**/*.test.ts'],
     globalSetup: ['test/globalSetup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Two groups, one after the other. The unit and integration files mostly wait on sockets and timers, so two
+    // of them run at once even on 2 cores. The reliability scenarios and the example's end-to-end and browser
+    // tests spawn server processes and measure windows of time: they run one file at a time, after the others.
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts', 'packages/*/src/**/*.test.ts'],
+          exclude: ['test/reliability/**', 'test/e2e/**'],
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'processes',
+          include: ['test/reliability/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
     // The JSON report lets .ci/run print one plain closing line with the counts.
     reporters: ['default', ['json', { outputFile: 'test-output/vitest-results.json' }]],
   },
