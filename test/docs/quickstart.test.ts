@@ -50,7 +50,14 @@ async function waitUntilServing(port: number, server: ChildProcess): Promise<voi
 const dirs: string[] = [];
 const servers: ChildProcess[] = [];
 afterAll(() => {
-  for (const server of servers) server.kill('SIGKILL');
+  // tsx runs server.ts in a child process of its own: kill the whole group, or that child outlives the run.
+  for (const server of servers) {
+    try {
+      process.kill(-server.pid!, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -66,7 +73,7 @@ describe("the README's quickstart", () => {
 
     const port = await freePort();
     const env = { ...process.env, PORT: String(port) };
-    const server = spawn(tsx, ['server.ts'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const server = spawn(tsx, ['server.ts'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     servers.push(server);
     let serverErrors = '';
     server.stderr!.on('data', (chunk) => {
