@@ -4,6 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ChromiumSession,
+  describeWithoutChromium,
   hasChromium,
   launchChromium,
   MISSING_CHROMIUM,
@@ -24,17 +25,7 @@ const TEST_TIMEOUT_MS = 60_000;
 const onCI = process.env.CI === 'true';
 if (!hasChromium && !onCI) console.warn(MISSING_CHROMIUM);
 
-if (!hasChromium) {
-  describe('the example in a browser, without Chromium', () => {
-    if (onCI) {
-      it('fails on CI, which must run the browser test', () => {
-        throw new Error(MISSING_CHROMIUM.replace('so the browser test is skipped', 'and CI must run the browser test'));
-      });
-    } else {
-      it.skip('is skipped: install Chromium with apt-get install -y chromium', () => {});
-    }
-  });
-}
+describeWithoutChromium('the example in a browser');
 
 /** Waits until the page has an answer and no attempt of any call is still in flight. */
 async function settled(page: Page): Promise<void> {

@@ -2,9 +2,9 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ChromiumSession,
+  describeWithoutChromium,
   hasChromium,
   launchChromium,
-  MISSING_CHROMIUM,
   saveScreenshot,
 } from './support/chromium.js';
 import { serverPayments, setChaos } from './support/exampleApi.js';
@@ -27,19 +27,7 @@ const WAIT = { timeout: 20_000 };
 const RUNS = 5;
 /** How each run loses the network, in turn. */
 const WAYS = ['paused', 'in flight', 'answered'] as const;
-const onCI = process.env.CI === 'true';
-
-if (!hasChromium) {
-  describe('the example offline → reload → online, without Chromium', () => {
-    if (onCI) {
-      it('fails on CI, which must run the browser test', () => {
-        throw new Error(MISSING_CHROMIUM.replace('so the browser test is skipped', 'and CI must run the browser test'));
-      });
-    } else {
-      it.skip('is skipped: install Chromium with apt-get install -y chromium', () => {});
-    }
-  });
-}
+describeWithoutChromium('the example offline → reload → online');
 
 const intentKey = (page: Page) => page.getByTestId('intent-key').getAttribute('data-key');
 

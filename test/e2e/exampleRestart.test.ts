@@ -6,9 +6,9 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ChromiumSession,
+  describeWithoutChromium,
   hasChromium,
   launchChromium,
-  MISSING_CHROMIUM,
   saveScreenshot,
 } from './support/chromium.js';
 import { serverPayments, setChaos } from './support/exampleApi.js';
@@ -34,19 +34,7 @@ const WAIT = { timeout: 20_000 };
 const HOLD_MS = 3000;
 /** What the checkout sends with its default fields (CheckoutCard.tsx). */
 const CHECKOUT_INPUT = { amount: 4200, currency: 'EUR', note: 'Espresso beans, 1 kg' };
-const onCI = process.env.CI === 'true';
-
-if (!hasChromium) {
-  describe('the example restarted in the middle of a checkout, without Chromium', () => {
-    if (onCI) {
-      it('fails on CI, which must run the browser test', () => {
-        throw new Error(MISSING_CHROMIUM.replace('so the browser test is skipped', 'and CI must run the browser test'));
-      });
-    } else {
-      it.skip('is skipped: install Chromium with apt-get install -y chromium', () => {});
-    }
-  });
-}
+describeWithoutChromium('the example restarted in the middle of a checkout');
 
 const intentKey = (page: Page) => page.getByTestId('intent-key').getAttribute('data-key');
 const ledgerKeys = (page: Page) =>

@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, launchChromium, MISSING_CHROMIUM } from './support/chromium.js';
+import { describeWithoutChromium, hasChromium, launchChromium } from './support/chromium.js';
 import { type IntentPageServer, startIntentPageServer } from './support/intentPageServer.js';
 
 // The TanStack Query integration and cross-tab intents in real Chromium, against the intent page
@@ -9,19 +9,7 @@ import { type IntentPageServer, startIntentPageServer } from './support/intentPa
 const WAIT = { timeout: 20_000 };
 /** Generous: the whole suite shares two cores with every other test file. */
 const TEST_TIMEOUT_MS = 60_000;
-const onCI = process.env.CI === 'true';
-
-if (!hasChromium) {
-  describe('the intent page, without Chromium', () => {
-    if (onCI) {
-      it('fails on CI, which must run the browser tests', () => {
-        throw new Error(MISSING_CHROMIUM.replace('so the browser test is skipped', 'and CI must run the browser test'));
-      });
-    } else {
-      it.skip('is skipped: install Chromium with apt-get install -y chromium', () => {});
-    }
-  });
-}
+describeWithoutChromium('the intent page');
 
 const intentKey = (page: Page) => page.getByTestId('intent-key').getAttribute('data-key');
 const payment = (page: Page, name: 'status' | 'paused' | 'resumed' | 'key' | 'payment-id') =>

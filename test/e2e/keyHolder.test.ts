@@ -1,25 +1,13 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, launchChromium, MISSING_CHROMIUM } from './support/chromium.js';
+import { describeWithoutChromium, hasChromium, launchChromium } from './support/chromium.js';
 import { type IntentPageServer, startIntentPageServer } from './support/intentPageServer.js';
 
 // useIdempotencyKey in a real DOM: React renders it in Chromium (the intent page's holder view), with
 // real localStorage, storage events and BroadcastChannel, rather than renderToString in Node.
 
 const WAIT = { timeout: 20_000 };
-const onCI = process.env.CI === 'true';
-
-if (!hasChromium) {
-  describe('the key holder in a browser, without Chromium', () => {
-    if (onCI) {
-      it('fails on CI, which must run the browser tests', () => {
-        throw new Error(MISSING_CHROMIUM.replace('so the browser test is skipped', 'and CI must run the browser test'));
-      });
-    } else {
-      it.skip('is skipped: install Chromium with apt-get install -y chromium', () => {});
-    }
-  });
-}
+describeWithoutChromium('the key holder in a browser');
 
 const keyOf = (page: Page, id: string) => page.getByTestId(`${id}-key`).getAttribute('data-key');
 

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { describe, it } from 'vitest';
 
 /** Debian's Chromium, or the one CHROMIUM_PATH names. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -10,6 +11,23 @@ export const hasChromium = existsSync(CHROMIUM_PATH);
 
 /** What a developer without Chromium is told. */
 export const MISSING_CHROMIUM = `Chromium was not found at ${CHROMIUM_PATH}, so the browser test is skipped. Install it: apt-get install -y chromium (or set CHROMIUM_PATH).`;
+
+/**
+ * Stands in for a browser suite where Chromium is missing: a test that fails under `CI=true` (CI must run the
+ * browser tests) and a skipped one elsewhere, under "<title>, without Chromium".
+ */
+export function describeWithoutChromium(title: string): void {
+  if (hasChromium) return;
+  describe(`${title}, without Chromium`, () => {
+    if (process.env.CI === 'true') {
+      it('fails on CI, which must run the browser tests', () => {
+        throw new Error(MISSING_CHROMIUM.replace('so the browser test is skipped', 'and CI must run the browser test'));
+      });
+    } else {
+      it.skip('is skipped: install Chromium with apt-get install -y chromium', () => {});
+    }
+  });
+}
 
 const ARGS = [
   '--headless',
